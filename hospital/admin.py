@@ -1,0 +1,63 @@
+from django.contrib import admin
+
+from hospital.admin_scope import HospitalScopedAdmin, staff_hospital_id
+from hospital.models import BookingRules, Department, Doctor, Hospital, HospitalStaff
+
+
+@admin.register(Hospital)
+class HospitalAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "level", "phone", "is_active"]
+    list_filter = ["level", "is_active"]
+    search_fields = ["name", "code", "address"]
+    prepopulated_fields = {"code": ["name"]}
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        hospital_id = staff_hospital_id(request.user)
+        return queryset if hospital_id is None else queryset.filter(pk=hospital_id)
+
+
+@admin.register(Department)
+class DepartmentAdmin(HospitalScopedAdmin):
+    list_display = ["name", "parent", "hospital", "sort_order", "is_active"]
+    list_filter = ["hospital", "is_active"]
+    search_fields = ["name", "parent__name"]
+    list_select_related = ["parent", "hospital"]
+
+
+@admin.register(Doctor)
+class DoctorAdmin(HospitalScopedAdmin):
+    list_display = ["name", "title", "hospital", "registration_fee_fen", "is_active"]
+    list_filter = ["hospital", "title", "is_active", "departments"]
+    search_fields = ["name", "specialty"]
+    filter_horizontal = ["departments"]
+    list_select_related = ["hospital"]
+
+
+@admin.register(BookingRules)
+class BookingRulesAdmin(HospitalScopedAdmin):
+    list_display = ["__str__", "version", "days_ahead", "release_time", "payment_timeout_minutes", "updated_at"]
+    list_filter = ["hospital"]
+    search_fields = ["hospital__name", "department__name", "doctor__name"]
+    readonly_fields = ["version", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["hospital", "department", "doctor", "version", "updated_at"]}),
+        ("放号与预约", {"fields": ["days_ahead", "release_time", "same_day_booking", "close_minutes_before_start",
+                                   "day_before_cutoff_time", "lottery_window_hours"]}),
+        ("退号与支付", {"fields": ["cancel_deadline_minutes", "late_cancel_hours", "payment_timeout_minutes",
+                                   "pay_at_desk", "real_name_required"]}),
+        ("限约", {"fields": ["max_per_department_per_day", "max_per_hospital_per_day", "max_active", "max_per_month"]}),
+        ("爽约处理", {"fields": ["no_show_threshold", "no_show_window_days", "ban_days", "late_cancel_counts"]}),
+        ("候补", {"fields": ["waitlist_enabled", "waitlist_payment_minutes"]}),
+        ("号源渠道", {"fields": ["online_share", "partner_share", "window_share", "clinic_share",
+                                 "reserve_release_days_before", "reserve_release_time",
+                                 "partner_cutoff_days_before", "partner_cutoff_time"]}),
+    ]  # fmt: skip
+
+
+@admin.register(HospitalStaff)
+class HospitalStaffAdmin(HospitalScopedAdmin):
+    list_display = ["user", "hospital", "role", "created_at"]
+    list_filter = ["hospital", "role"]
+    search_fields = ["user__name", "hospital__name"]
+    raw_id_fields = ["user"]

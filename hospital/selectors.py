@@ -1,0 +1,50 @@
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from hospital.models import BookingRules, Department, Doctor, Hospital
+
+
+def active_hospitals() -> QuerySet[Hospital]:
+    return (
+        Hospital.objects.filter(is_active=True)
+        .annotate(
+            department_count=Count("departments", filter=Q(departments__is_active=True), distinct=True),
+            doctor_count=Count("doctors", filter=Q(doctors__is_active=True), distinct=True),
+        )
+        .order_by("id")
+    )
+
+
+def department_tree(*, hospital: Hospital) -> QuerySet[Department]:
+    """Top-level departments with their active children, in display order."""
+    children = Department.objects.filter(is_active=True).order_by("sort_order", "id")
+    return (
+        Department.objects.filter(hospital=hospital, parent__isnull=True, is_active=True)
+        .prefetch_related(Prefetch("children", queryset=children))
+        .order_by("sort_order", "id")
+    )
+
+
+def doctors_of(*, hospital: Hospital) -> QuerySet[Doctor]:
+    return Doctor.objects.filter(hospital=hospital, is_active=True).prefetch_related("departments").order_by("id")
+
+
+def rules_for(*, hospital_id: int, department: Department | None = None, doctor_id: int | None = None) -> BookingRules:
+    """The rules in force: the doctor's own row, else the nearest department's, else the hospital's.
+
+    A hospital with no row at all gets the defaults (an unsaved BookingRules, version 0).
+    """
+    rows = {
+        (row.doctor_id, row.department_id): row
+        for row in BookingRules.objects.filter(hospital_id=hospital_id).filter(
+            Q(doctor_id=doctor_id) | Q(doctor__isnull=True)
+        )
+    }
+    if doctor_id is not None and (doctor_id, None) in rows:
+        return rows[(doctor_id, None)]
+    chain = [department, *department.ancestors()] if department is not None else []
+    for node in chain:
+        if (None, node.pk) in rows:
+            return rows[(None, node.pk)]
+    if (None, None) in rows:
+        return rows[(None, None)]
+    return BookingRules(hospital_id=hospital_id, version=0)
