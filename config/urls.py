@@ -12,6 +12,7 @@ urlpatterns = [
     path("", hospital_views.home, name="home"),
     path("hospitals/<slug:code>/", hospital_views.hospital_detail, name="hospital_detail"),
     path("admin/", admin.site.urls),
+    path("payments/", include("payments.urls")),
     path("accounts/", include("allauth.urls")),
     path("_allauth/", include("allauth.headless.urls")),
 ]
