@@ -107,7 +107,12 @@ class Schedule(models.Model):
     release_at = models.DateTimeField(_("放号时间"))
     request_closes_at = models.DateTimeField(_("报名截止时间"), null=True, blank=True)
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.DRAFT)
-    last_queue_number = models.PositiveIntegerField(_("已发就诊序号"), default=0, editable=False)
+    last_queue_number = models.PositiveIntegerField(
+        _("已发最大就诊序号"),
+        default=0,
+        editable=False,
+        help_text=_("常规号源的序号按时段预留；加号的序号从这里往后发。"),
+    )
     draw_seed = models.BigIntegerField(_("抽签种子"), null=True, blank=True, editable=False)
     drawn_at = models.DateTimeField(_("抽签时间"), null=True, blank=True, editable=False)
     suspended_at = models.DateTimeField(_("停诊时间"), null=True, blank=True, editable=False)
@@ -153,6 +158,10 @@ def _channel_fields(channel: str) -> tuple[str, str]:
 class Slot(models.Model):
     """A time segment (at most 30 minutes) of a session, with its places split by channel.
 
+    Queue numbers (就诊序号) follow time order: the slot's regular places own the numbers
+    `first_number … first_number + regular_places - 1`; places added later (加号) take
+    numbers after the session's last regular number.
+
     The database itself guarantees every counter's bounds, that the channel capacities add
     up to `capacity` and the channel bookings to `booked`: booking is a conditional UPDATE
     on this row, and these constraints are the last line of defence if a caller ever
@@ -172,6 +181,9 @@ class Slot(models.Model):
     window_booked = models.PositiveIntegerField(_("窗口已约"), default=0)
     clinic_capacity = models.PositiveIntegerField(_("诊间号源"), default=0)
     clinic_booked = models.PositiveIntegerField(_("诊间已约"), default=0)
+    is_open = models.BooleanField(_("开放预约"), default=True, editable=False)
+    first_number = models.PositiveIntegerField(_("起始就诊序号"), default=1, editable=False)
+    regular_places = models.PositiveIntegerField(_("常规号源数"), default=0, editable=False)
     partner_released_at = models.DateTimeField(_("平台余号转线上时间"), null=True, blank=True, editable=False)
     reserves_released_at = models.DateTimeField(_("窗口/诊间余号转线上时间"), null=True, blank=True, editable=False)
 

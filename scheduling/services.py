@@ -78,12 +78,21 @@ def create_schedule(
     slots = []
     cursor = start_at
     while cursor + segment <= end_at:
-        end = cursor + segment
         slots.append(
-            Slot(schedule=schedule, start_at=cursor, end_at=end, capacity=places_per_segment, **channel_fields)
+            Slot(
+                schedule=schedule,
+                start_at=cursor,
+                end_at=cursor + segment,
+                capacity=places_per_segment,
+                regular_places=places_per_segment,
+                first_number=len(slots) * places_per_segment + 1,
+                **channel_fields,
+            )
         )
         cursor += segment
     Slot.objects.bulk_create(slots)
+    schedule.last_queue_number = len(slots) * places_per_segment
+    schedule.save(update_fields=["last_queue_number"])
     return schedule
 
 

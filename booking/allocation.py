@@ -1,0 +1,291 @@
+"""Allocation policies: first come first served, lottery (抽签) and priority (优先级分配).
+
+All three answer one question — in which order do the requests get places — through
+`AllocationPolicy.order(requests, seed)`. FCFS is the order of arrival and is applied live by
+`booking.services.book_slot`; lottery and priority collect requests in a window and are drawn
+by `draw_schedule` when it closes.
+
+The draw is reproducible: the seed is stored on the schedule, the lottery order is a seeded
+shuffle of the requests sorted by id, and `verify_draw` recomputes it and checks the outcome.
+
+Priority score (higher first; ties broken by the same seeded lottery order):
+- condition urgency: 常规 0, 较急 20, 转诊/术后复查 30, 紧急 40;
+- age on the visit date: 80 and over 30, 65–79 20, 6 and under 20, 7–14 10;
+- waiting: one point per day since the person's earliest unsuccessful request for the same
+  doctor within the last 90 days, at most 30.
+"""
+
+import datetime
+import random
+import secrets
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Patient
+from booking import errors, notices
+from booking.models import Appointment, BookingRequest
+from booking.services import _check_actor, _check_person, _local_text, _place_appointment, _schedule_rules
+from hospital.channels import Channel
+from scheduling.models import AllocationPolicy as PolicyName
+from scheduling.models import Schedule, Slot
+
+URGENCY_POINTS = {
+    BookingRequest.Urgency.ROUTINE: 0,
+    BookingRequest.Urgency.SOON: 20,
+    BookingRequest.Urgency.REFERRAL: 30,
+    BookingRequest.Urgency.URGENT: 40,
+}
+WAITING_LOOKBACK_DAYS = 90
+WAITING_MAX_POINTS = 30
+
+
+def age_points(age: int) -> int:
+    if age >= 80:
+        return 30
+    if age >= 65 or age <= 6:
+        return 20
+    if age <= 14:
+        return 10
+    return 0
+
+
+def waiting_days(*, request: BookingRequest, now: datetime.datetime) -> int:
+    earliest = (
+        BookingRequest.objects.filter(
+            person_key=request.person_key,
+            schedule__doctor_id=request.schedule.doctor_id,
+            status__in=[BookingRequest.Status.LOST, BookingRequest.Status.INELIGIBLE],
+            created_at__gte=now - datetime.timedelta(days=WAITING_LOOKBACK_DAYS),
+        )
+        .exclude(pk=request.pk)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return (now - earliest).days if earliest else 0
+
+
+def priority_score(*, request: BookingRequest, now: datetime.datetime) -> int:
+    age = request.patient.age_on(request.schedule.date)
+    wait = min(waiting_days(request=request, now=now), WAITING_MAX_POINTS)
+    return URGENCY_POINTS[BookingRequest.Urgency(request.urgency)] + age_points(age) + wait
+
+
+class AllocationPolicy(Protocol):
+    def order(self, requests: list[BookingRequest], seed: int) -> list[BookingRequest]: ...
+
+
+class FirstComeFirstServed:
+    def order(self, requests, seed):
+        return sorted(requests, key=lambda r: (r.created_at, r.pk))
+
+
+class Lottery:
+    def order(self, requests, seed):
+        ordered = sorted(requests, key=lambda r: r.pk)
+        random.Random(seed).shuffle(ordered)
+        return ordered
+
+
+class Priority:
+    """Scores must already be stored on the requests (the draw stores them before ordering)."""
+
+    def order(self, requests, seed):
+        lottery_rank = {r.pk: rank for rank, r in enumerate(Lottery().order(requests, seed))}
+        return sorted(requests, key=lambda r: (-r.score, lottery_rank[r.pk]))
+
+
+POLICIES: dict[str, AllocationPolicy] = {
+    PolicyName.FCFS: FirstComeFirstServed(),
+    PolicyName.LOTTERY: Lottery(),
+    PolicyName.PRIORITY: Priority(),
+}
+
+
+def request_booking(
+    *,
+    user,
+    patient: Patient,
+    schedule: Schedule,
+    urgency: int = BookingRequest.Urgency.ROUTINE,
+    channel: str = Channel.ONLINE,
+    now: datetime.datetime | None = None,
+) -> BookingRequest:
+    """Enter a lottery or priority session during its request window."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        schedule = Schedule.objects.select_related("doctor", "department").get(pk=schedule.pk)
+        if channel not in (Channel.ONLINE, Channel.PARTNER):
+            raise ValueError("requests come from patients or partners")
+        _check_actor(user=user, patient=patient, channel=channel, hospital_id=schedule.doctor.hospital_id)
+        if schedule.status != Schedule.Status.PUBLISHED:
+            raise errors.ScheduleUnavailable()
+        if not schedule.uses_requests:
+            raise errors.RequestWindowClosed(message=_("该号源先到先得，请直接预约。"), opens="", closes="")
+        if not (schedule.release_at <= now < schedule.request_closes_at) or schedule.drawn_at is not None:
+            raise errors.RequestWindowClosed(
+                opens=_local_text(schedule.release_at), closes=_local_text(schedule.request_closes_at)
+            )
+        rules = _schedule_rules(schedule)
+        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+        _check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
+        try:
+            with transaction.atomic():
+                return BookingRequest.objects.create(
+                    schedule=schedule,
+                    patient=patient,
+                    person_key=patient.person_key,
+                    booked_by=user,
+                    channel=channel,
+                    urgency=urgency,
+                )
+        except IntegrityError as exc:
+            raise errors.DuplicateRequest() from exc
+
+
+def withdraw_request(*, user, request: BookingRequest) -> BookingRequest:
+    if request.booked_by_id != user.pk and request.patient.user_id != user.pk:
+        raise errors.NotOwner()
+    BookingRequest.objects.filter(pk=request.pk, status=BookingRequest.Status.PENDING).update(
+        status=BookingRequest.Status.WITHDRAWN
+    )
+    request.refresh_from_db()
+    return request
+
+
+@dataclass(frozen=True)
+class DrawResult:
+    schedule_id: int
+    seed: int
+    winners: list[int]  # request ids, in draw order
+    losers: list[int]
+    ineligible: list[int]
+
+
+def _drawn_requests(schedule: Schedule) -> list[BookingRequest]:
+    return list(
+        BookingRequest.objects.filter(schedule=schedule)
+        .exclude(status__in=[BookingRequest.Status.WITHDRAWN, BookingRequest.Status.CANCELLED])
+        .select_related("patient__user", "schedule__doctor", "booked_by")
+    )
+
+
+def draw_schedule(*, schedule: Schedule, now: datetime.datetime | None = None, seed: int | None = None) -> DrawResult:
+    """Draw a lottery or priority session once its request window has closed.
+
+    Winners, in draw order, take the earliest slot with a free place in their channel and get a
+    `pending_payment` appointment; a request whose person is no longer eligible (banned, already
+    booked with the doctor that day, over a limit) is passed over; the rest are told and may
+    join the waitlist. Drawing twice is refused.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        schedule = (
+            Schedule.objects.select_for_update(of=("self",)).select_related("doctor", "department").get(pk=schedule.pk)
+        )
+        if (
+            not schedule.uses_requests
+            or schedule.drawn_at is not None
+            or schedule.status != Schedule.Status.PUBLISHED
+            or schedule.request_closes_at is None
+            or now < schedule.request_closes_at
+        ):
+            raise errors.DrawNotDue()
+        seed = secrets.randbits(62) if seed is None else seed
+        Schedule.objects.filter(pk=schedule.pk).update(draw_seed=seed, drawn_at=now)
+        schedule.draw_seed, schedule.drawn_at = seed, now
+        requests = _drawn_requests(schedule)
+        if schedule.allocation_policy == PolicyName.PRIORITY:
+            for request in requests:
+                request.score = priority_score(request=request, now=now)
+                BookingRequest.objects.filter(pk=request.pk).update(score=request.score)
+        ordered = POLICIES[schedule.allocation_policy].order(requests, seed)
+        rules = _schedule_rules(schedule)
+        slots = list(
+            Slot.objects.select_related("schedule__doctor", "schedule__department")
+            .filter(schedule=schedule, is_open=True)
+            .order_by("start_at")
+        )
+        winners, losers, ineligible = [], [], []
+        for rank, request in enumerate(ordered, start=1):
+            outcome = {"draw_rank": rank}
+            try:
+                _check_person(patient=request.patient, schedule=schedule, rules=rules, channel=request.channel, now=now)
+            except errors.BookingError as exc:
+                outcome.update(status=BookingRequest.Status.INELIGIBLE, result_note=exc.detail[:200])
+                ineligible.append(request.pk)
+            else:
+                appointment = _place_in_first_free_slot(request=request, slots=slots, rules=rules, now=now)
+                if appointment is None:
+                    outcome.update(status=BookingRequest.Status.LOST, result_note=_("未中签"))
+                    losers.append(request.pk)
+                else:
+                    outcome.update(status=BookingRequest.Status.WON, appointment=appointment, result_note=_("中签"))
+                    winners.append(request.pk)
+                    notices.lottery_won(appointment)
+            BookingRequest.objects.filter(pk=request.pk).update(**outcome)
+            if outcome["status"] != BookingRequest.Status.WON:
+                request.status = outcome["status"]
+                notices.lottery_lost(request)
+    return DrawResult(schedule_id=schedule.pk, seed=seed, winners=winners, losers=losers, ineligible=ineligible)
+
+
+def _place_in_first_free_slot(*, request, slots, rules, now) -> Appointment | None:
+    for slot in slots:
+        if slot.free_of(request.channel) <= 0:
+            continue
+        try:
+            with transaction.atomic():
+                appointment = _place_appointment(
+                    slot=slot,
+                    patient=request.patient,
+                    channel=request.channel,
+                    user=request.booked_by,
+                    partner=getattr(request.booked_by, "partner", None) if request.channel == Channel.PARTNER else None,
+                    rules=rules,
+                    now=now,
+                    payment_minutes=rules.payment_timeout_minutes,
+                )
+        except errors.SlotFull:
+            continue
+        slot.refresh_from_db()
+        return appointment
+    return None
+
+
+@dataclass(frozen=True)
+class DrawCheck:
+    ok: bool
+    expected_order: list[int]
+    recorded_order: list[int]
+    expected_winners: list[int]
+    recorded_winners: list[int]
+
+
+def verify_draw(*, schedule: Schedule) -> DrawCheck:
+    """Recompute the draw from the stored seed (and stored priority scores) and compare.
+
+    The recomputed order must equal the recorded ranks, and the winners must be exactly the
+    first eligible requests in that order, as many as won.
+    """
+    schedule = Schedule.objects.get(pk=schedule.pk)
+    if schedule.draw_seed is None:
+        raise errors.DrawNotDue()
+    requests = _drawn_requests(schedule)
+    expected_order = [r.pk for r in POLICIES[schedule.allocation_policy].order(requests, schedule.draw_seed)]
+    recorded_order = [r.pk for r in sorted(requests, key=lambda r: r.draw_rank or 0)]
+    status_of = {r.pk: r.status for r in requests}
+    recorded_winners = [pk for pk in recorded_order if status_of[pk] == BookingRequest.Status.WON]
+    eligible = [pk for pk in expected_order if status_of[pk] != BookingRequest.Status.INELIGIBLE]
+    expected_winners = eligible[: len(recorded_winners)]
+    return DrawCheck(
+        ok=expected_order == recorded_order and expected_winners == recorded_winners,
+        expected_order=expected_order,
+        recorded_order=recorded_order,
+        expected_winners=expected_winners,
+        recorded_winners=recorded_winners,
+    )

@@ -1,0 +1,124 @@
+"""Errors a patient, staff member or partner can cause when booking; each has a stable `code`."""
+
+from django.utils.translation import gettext_lazy as _
+
+from config.errors import DomainError
+
+
+class BookingError(DomainError):
+    status = 409
+
+
+class NotReleasedYet(BookingError):
+    code = "not_released_yet"
+    message = _("该号源尚未开放预约，将于%(release_at)s放号。")
+
+
+class BookingClosed(BookingError):
+    code = "booking_closed"
+    message = _("该时段已停止预约。")
+
+
+class OutsideWindow(BookingError):
+    code = "outside_window"
+    message = _("只能预约%(days)d天内的号源。")
+
+
+class SlotFull(BookingError):
+    code = "slot_full"
+    message = _("该时段号源已约满。")
+
+
+class DuplicateBooking(BookingError):
+    code = "duplicate_booking"
+    message = _("该就诊人当天已预约过这位医生。")
+
+
+class LimitExceeded(BookingError):
+    code = "limit_exceeded"
+    message = _("已达到预约上限：%(limit_label)s（%(maximum)d次）。")
+
+
+class PatientBanned(BookingError):
+    code = "patient_banned"
+    status = 403
+    message = _("因多次爽约，该就诊人在%(until)s前不能在本院预约。")
+
+
+class NotOwner(BookingError):
+    code = "not_owner"
+    status = 403
+    message = _("只能为本账户添加的就诊人预约或操作。")
+
+
+class RealNameRequired(BookingError):
+    code = "real_name_required"
+    status = 400
+    message = _("本院实行实名制预约，请先为就诊人填写证件号码。")
+
+
+class ScheduleUnavailable(BookingError):
+    code = "schedule_unavailable"
+    message = _("该医生此时段未开放预约或已停诊。")
+
+
+class RequestsOnly(BookingError):
+    code = "requests_only"
+    message = _("该号源通过抽签/优先分配发放，请在报名时间内提交申请。")
+
+
+class NotStaff(BookingError):
+    code = "not_staff"
+    status = 403
+    message = _("只有本院工作人员可以进行此操作。")
+
+
+class CancelNotAllowed(BookingError):
+    code = "cancel_not_allowed"
+    message = _("当前状态的预约不能取消。")
+
+
+class CancelDeadlinePassed(BookingError):
+    code = "cancel_deadline_passed"
+    message = _("已超过退号截止时间（就诊前%(minutes)d分钟）。")
+
+
+class InvalidStatus(BookingError):
+    code = "invalid_status"
+    message = _("预约当前状态为“%(status)s”，不能进行此操作。")
+
+
+class CheckInNotAllowed(BookingError):
+    code = "check_in_not_allowed"
+    message = _("只能在就诊当天签到。")
+
+
+class RequestWindowClosed(BookingError):
+    code = "request_window_closed"
+    message = _("不在报名时间内（%(opens)s 至 %(closes)s）。")
+
+
+class DuplicateRequest(BookingError):
+    code = "duplicate_request"
+    message = _("该就诊人已报名此号源。")
+
+
+class DrawNotDue(BookingError):
+    code = "draw_not_due"
+    message = _("报名尚未截止或已经抽签。")
+
+
+class WaitlistUnavailable(BookingError):
+    code = "waitlist_unavailable"
+    message = _("该号源当前不能候补：%(reason)s")
+
+
+class DuplicateWaitlist(BookingError):
+    code = "duplicate_waitlist"
+    message = _("该就诊人已在此号源的候补队列中。")
+
+
+class InvalidPlaces(BookingError):
+    code = "invalid_places"
+    status = 400
+    message = _("加号数量须为1至50之间的整数。")

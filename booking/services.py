@@ -1,0 +1,848 @@
+"""Every write that books, cancels or moves a place goes through this module.
+
+Lock order, the same in every service, so PostgreSQL never has to break a deadlock:
+patient → slot → schedule → appointment.
+
+- Booking locks the patient row first (one person's concurrent requests queue up there, so
+  the limit checks are exact), then takes the place with one conditional UPDATE on the slot
+  row, which holds that row's lock until commit.
+- Cancelling, expiring and 停诊 lock the slot row before the appointment, so a booking in
+  flight on that slot has committed (or waits) before places are counted back.
+- 停诊 first closes its slots (`is_open = false`, in the same row the booking UPDATE tests),
+  so a booking that was waiting on a slot lock finds the slot closed, not a free place.
+"""
+
+import datetime
+import logging
+import secrets
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from accounts.models import Partner, Patient
+from booking import errors, notices
+from booking.models import Appointment, BookingBan, BookingRequest, Penalty, WaitlistEntry
+from booking.selectors import active_ban
+from hospital.channels import CHANNEL_ORDER, RESERVE_CHANNELS, Channel
+from hospital.models import BookingRules, HospitalStaff
+from hospital.selectors import rules_for
+from scheduling.models import Schedule, Slot, SlotAdjustment
+from scheduling.services import local_datetime
+
+logger = logging.getLogger(__name__)
+
+Status = Appointment.Status
+STAFF_CHANNELS = (Channel.WINDOW, Channel.CLINIC)
+# Appointments that no longer count towards a patient's limits.
+NOT_COUNTED = (Status.CANCELLED, Status.EXPIRED, Status.REFUNDED)
+LIMIT_LABELS = {
+    "department_day": "同一科室每天",
+    "hospital_day": "本院每天",
+    "active": "未就诊预约",
+    "month": "每月",
+}
+
+
+class _IdempotentReplay(Exception):
+    """The same user sent the same idempotency key again while the first request was committing."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may act
+
+
+def staff_role(*, user, hospital_id: int) -> str | None:
+    """The user's role at the hospital ("superuser" for superusers), or None for outsiders."""
+    if user.is_superuser:
+        return "superuser"
+    return HospitalStaff.objects.filter(user_id=user.pk, hospital_id=hospital_id).values_list("role", flat=True).first()
+
+
+def _require_staff(*, user, hospital_id: int, roles: tuple[str, ...] | None = None) -> str:
+    role = staff_role(user=user, hospital_id=hospital_id)
+    if role is None or (roles is not None and role != "superuser" and role not in roles):
+        raise errors.NotStaff()
+    return role
+
+
+def _check_actor(*, user, patient: Patient, channel: str, hospital_id: int) -> Partner | None:
+    """Online bookings are for the user's own 就诊人; partners for the patients they registered;
+    the window and the clinic book for anyone, but only the hospital's own staff can use them."""
+    if channel not in CHANNEL_ORDER:
+        raise ValueError(f"unknown channel {channel!r}")
+    if channel in STAFF_CHANNELS:
+        _require_staff(user=user, hospital_id=hospital_id)
+        return None
+    partner = None
+    if channel == Channel.PARTNER:
+        partner = Partner.objects.filter(user_id=user.pk, is_active=True).first()
+        if partner is None:
+            raise errors.NotOwner()
+    if patient.user_id != user.pk or not patient.is_active:
+        raise errors.NotOwner()
+    return partner
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule checks shared by booking, requests, the waitlist and the draw
+
+
+def _local_text(moment: datetime.datetime) -> str:
+    return date_format(timezone.localtime(moment), "Y-m-d H:i")
+
+
+def _check_timing(*, schedule: Schedule, slot: Slot, channel: str, rules: BookingRules, now) -> None:
+    if channel in STAFF_CHANNELS:
+        # The window and the consulting room book up to the end of the segment, before release too.
+        if now >= slot.end_at:
+            raise errors.BookingClosed()
+        return
+    if now < schedule.release_at:
+        raise errors.NotReleasedYet(release_at=_local_text(schedule.release_at))
+    today = timezone.localdate(now)
+    if schedule.date > today + datetime.timedelta(days=rules.days_ahead):
+        raise errors.OutsideWindow(days=rules.days_ahead)
+    if now >= slot.start_at - datetime.timedelta(minutes=rules.close_minutes_before_start):
+        raise errors.BookingClosed()
+    if schedule.date == today and not rules.same_day_booking:
+        raise errors.BookingClosed()
+    if rules.day_before_cutoff_time is not None:
+        cutoff = local_datetime(schedule.date - datetime.timedelta(days=1), rules.day_before_cutoff_time)
+        if now >= cutoff:
+            raise errors.BookingClosed()
+
+
+def _check_person(*, patient: Patient, schedule: Schedule, rules: BookingRules, channel: str, now) -> None:
+    """Real name, bans, one appointment per doctor per day, and the per-person limits."""
+    hospital_id = schedule.doctor.hospital_id
+    if rules.real_name_required and not patient.has_real_name:
+        raise errors.RealNameRequired()
+    staff_channel = channel in STAFF_CHANNELS
+    if not staff_channel:
+        ban = active_ban(person_key=patient.person_key, hospital_id=hospital_id, now=now)
+        if ban is not None:
+            raise errors.PatientBanned(until=date_format(timezone.localtime(ban.ends_at), "Y-m-d"))
+    counted = Appointment.objects.filter(person_key=patient.person_key, hospital_id=hospital_id).exclude(
+        status__in=NOT_COUNTED
+    )
+    usage = counted.aggregate(
+        same_doctor=Count(
+            "pk", filter=Q(doctor_id=schedule.doctor_id, visit_date=schedule.date, status__in=Appointment.ACTIVE)
+        ),
+        department_day=Count("pk", filter=Q(visit_date=schedule.date, department_id=schedule.department_id)),
+        hospital_day=Count("pk", filter=Q(visit_date=schedule.date)),
+        active=Count("pk", filter=Q(status__in=Appointment.ACTIVE)),
+        month=Count("pk", filter=Q(visit_date__year=schedule.date.year, visit_date__month=schedule.date.month)),
+    )
+    if usage["same_doctor"]:
+        raise errors.DuplicateBooking()
+    if staff_channel:
+        return
+    limits = {
+        "department_day": rules.max_per_department_per_day,
+        "hospital_day": rules.max_per_hospital_per_day,
+        "active": rules.max_active,
+        "month": rules.max_per_month,
+    }
+    for limit, maximum in limits.items():
+        if usage[limit] >= maximum:
+            raise errors.LimitExceeded(limit=limit, limit_label=LIMIT_LABELS[limit], maximum=maximum)
+
+
+def _schedule_rules(schedule: Schedule) -> BookingRules:
+    return rules_for(
+        hospital_id=schedule.doctor.hospital_id, department=schedule.department, doctor_id=schedule.doctor_id
+    )
+
+
+def _load_slot(slot_id: int, *, lock: bool = False) -> Slot:
+    queryset = Slot.objects.select_related("schedule__doctor", "schedule__department")
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    return queryset.get(pk=slot_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Taking and giving back places
+
+
+def _take_place(*, slot_id: int, channel: str) -> bool:
+    """The one conditional UPDATE that takes a place: no read-then-write, the row count says who won."""
+    booked, capacity = f"{channel}_booked", f"{channel}_capacity"
+    return bool(
+        Slot.objects.filter(pk=slot_id, is_open=True, **{f"{booked}__lt": F(capacity)}).update(
+            booked=F("booked") + 1, **{booked: F(booked) + 1}
+        )
+    )
+
+
+def _give_back_place(*, slot: Slot, channel: str) -> str:
+    """Return a freed place to its channel, or to `online` once that channel's reserve was released.
+
+    The caller holds the slot's row lock, so the released flags read from `slot` are current.
+    Returns the channel the place went to.
+    """
+    booked, capacity = f"{channel}_booked", f"{channel}_capacity"
+    changes = {"booked": F("booked") - 1, booked: F(booked) - 1}
+    returned_to = channel
+    if channel != Channel.ONLINE and slot.channel_released(channel):
+        changes.update({capacity: F(capacity) - 1, "online_capacity": F("online_capacity") + 1})
+        returned_to = Channel.ONLINE
+    Slot.objects.filter(pk=slot.pk).update(**changes)
+    return returned_to
+
+
+def _assign_number(*, slot: Slot) -> tuple[int, datetime.datetime]:
+    """就诊序号 and estimated time. The caller has just taken a place, so it holds the slot's lock.
+
+    A regular place gets the lowest free number of the slot's own range, so numbers follow the
+    clock; a place beyond the regular ones (加号) gets the next number after the session's last.
+    """
+    first, regular = slot.first_number, slot.regular_places
+    used = set(
+        Appointment.objects.filter(
+            slot_id=slot.pk,
+            status__in=Appointment.PLACE_HOLDING,
+            queue_number__gte=first,
+            queue_number__lt=first + regular,
+        ).values_list("queue_number", flat=True)
+    )
+    index = next((i for i in range(regular) if first + i not in used), None)
+    if index is None:
+        Schedule.objects.filter(pk=slot.schedule_id).update(last_queue_number=F("last_queue_number") + 1)
+        number = Schedule.objects.values_list("last_queue_number", flat=True).get(pk=slot.schedule_id)
+        return number, slot.end_at
+    step = (slot.end_at - slot.start_at) / max(regular, 1)
+    return first + index, slot.start_at + step * index
+
+
+def new_order_no(now: datetime.datetime) -> str:
+    return f"{timezone.localtime(now):%Y%m%d%H%M%S}{secrets.randbelow(10**10):010d}"
+
+
+def _place_appointment(
+    *,
+    slot: Slot,
+    patient: Patient,
+    channel: str,
+    user,
+    partner: Partner | None,
+    rules: BookingRules,
+    now: datetime.datetime,
+    payment_minutes: int,
+    idempotency_key: str | None = None,
+) -> Appointment:
+    """Take a place and write the order. Must run inside the caller's transaction."""
+    schedule = slot.schedule
+    if not _take_place(slot_id=slot.pk, channel=channel):
+        _raise_not_placed(slot=slot, channel=channel)
+    queue_number, estimated_at = _assign_number(slot=slot)
+    pays_online = schedule.fee_fen > 0 and not rules.pay_at_desk and channel not in STAFF_CHANNELS
+    deadline = min(now + datetime.timedelta(minutes=payment_minutes), slot.start_at) if pays_online else None
+    fields = {
+        "patient": patient,
+        "person_key": patient.person_key,
+        "hospital_id": schedule.doctor.hospital_id,
+        "department_id": schedule.department_id,
+        "doctor_id": schedule.doctor_id,
+        "schedule": schedule,
+        "slot": slot,
+        "visit_date": schedule.date,
+        "channel": channel,
+        "booked_by": user,
+        "partner": partner,
+        "status": Status.PENDING_PAYMENT if pays_online else Status.CONFIRMED,
+        "queue_number": queue_number,
+        "estimated_at": estimated_at,
+        "fee_fen": schedule.fee_fen,
+        "payment_deadline": deadline,
+        "rules_version": rules.version,
+        "rules_snapshot": rules.snapshot(),
+        "idempotency_key": idempotency_key,
+    }
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                return Appointment.objects.create(order_no=new_order_no(now), **fields)
+        except IntegrityError as exc:
+            message = str(exc)
+            if "idempotency_key" in message:
+                raise _IdempotentReplay() from exc
+            if "order_no" in message:
+                continue
+            if "one_active" in message or "visit_date" in message:
+                raise errors.DuplicateBooking() from exc
+            raise
+    raise RuntimeError("could not draw a unique order number")
+
+
+def _raise_not_placed(*, slot: Slot, channel: str):
+    current = Slot.objects.filter(pk=slot.pk).values("is_open").first()
+    if current is None or not current["is_open"]:
+        raise errors.ScheduleUnavailable()
+    if channel in STAFF_CHANNELS:
+        raise errors.SlotFull(message=_("该时段“%(channel)s”渠道的号源已约满。"), channel=str(Channel(channel).label))
+    raise errors.SlotFull()
+
+
+# ---------------------------------------------------------------------------------------------
+# Booking
+
+
+def book_slot(
+    *,
+    user,
+    patient: Patient,
+    slot: Slot,
+    channel: str = Channel.ONLINE,
+    idempotency_key: str | None = None,
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    """Book a place in a first-come-first-served slot for `patient`, in `channel`.
+
+    The same `idempotency_key` from the same user returns the first result instead of booking again.
+    """
+    if idempotency_key:
+        existing = Appointment.objects.filter(booked_by_id=user.pk, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    try:
+        return _book_slot(
+            user=user, patient=patient, slot_id=slot.pk, channel=channel, idempotency_key=idempotency_key, now=now
+        )
+    except _IdempotentReplay:
+        return Appointment.objects.get(booked_by_id=user.pk, idempotency_key=idempotency_key)
+
+
+@transaction.atomic
+def _book_slot(*, user, patient, slot_id, channel, idempotency_key, now) -> Appointment:
+    now = now or timezone.now()
+    slot = _load_slot(slot_id)
+    schedule = slot.schedule
+    hospital_id = schedule.doctor.hospital_id
+    partner = _check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
+    if schedule.status != Schedule.Status.PUBLISHED or not slot.is_open:
+        raise errors.ScheduleUnavailable()
+    if schedule.uses_requests and channel not in STAFF_CHANNELS:
+        raise errors.RequestsOnly()
+    rules = _schedule_rules(schedule)
+    _check_timing(schedule=schedule, slot=slot, channel=channel, rules=rules, now=now)
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    _check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
+    appointment = _place_appointment(
+        slot=slot,
+        patient=patient,
+        channel=channel,
+        user=user,
+        partner=partner,
+        rules=rules,
+        now=now,
+        payment_minutes=rules.payment_timeout_minutes,
+        idempotency_key=idempotency_key,
+    )
+    notices.appointment_booked(appointment)
+    return appointment
+
+
+# ---------------------------------------------------------------------------------------------
+# Ending an appointment: cancel, expire, 停诊
+
+
+def _end_appointment(
+    *, appointment: Appointment, slot: Slot, status: str, now, offer: bool = True, **fields
+) -> Appointment:
+    """Move a place-holding appointment to a freeing status, give its place back, refund if paid.
+
+    The caller holds the slot's and the appointment's row locks.
+    """
+    changes = {"status": status, **fields}
+    if appointment.paid_at is not None and appointment.refund_requested_at is None:
+        changes["refund_requested_at"] = now
+    Appointment.objects.filter(pk=appointment.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(appointment, name, value)
+    returned_to = _give_back_place(slot=slot, channel=appointment.channel)
+    if "refund_requested_at" in changes:
+        _request_refund_on_commit(appointment)
+    if offer and returned_to == Channel.ONLINE:
+        offer_to_waitlist(slot=slot, now=now)
+    return appointment
+
+
+def _request_refund_on_commit(appointment: Appointment) -> None:
+    from booking.tasks import request_refund_task
+
+    order_no = appointment.order_no
+    transaction.on_commit(lambda: request_refund_task.delay(order_no))
+
+
+def _lock_appointment(appointment_id: int) -> tuple[Slot, Appointment]:
+    """Lock slot, then appointment (the module's lock order)."""
+    slot_id = Appointment.objects.values_list("slot_id", flat=True).get(pk=appointment_id)
+    slot = _load_slot(slot_id, lock=True)
+    appointment = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("patient__user", "schedule", "doctor")
+        .get(pk=appointment_id)
+    )
+    return slot, appointment
+
+
+def cancel_appointment(
+    *,
+    user,
+    appointment: Appointment,
+    reason: str = Appointment.CancelReason.PATIENT,
+    note: str = "",
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    """Cancel (退号) before the deadline of the rules it was booked under; the place goes back at once.
+
+    A patient's cancellation of a confirmed appointment inside the late window is recorded
+    against them. Staff may cancel at any time, and their cancellations never count.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        slot, appointment = _lock_appointment(appointment.pk)
+        is_staff = staff_role(user=user, hospital_id=appointment.hospital_id) is not None
+        if not is_staff and user.pk not in (appointment.patient.user_id, appointment.booked_by_id):
+            raise errors.NotOwner()
+        if not is_staff:
+            reason = Appointment.CancelReason.PATIENT
+        if appointment.status not in (Status.PENDING_PAYMENT, Status.CONFIRMED):
+            raise errors.CancelNotAllowed()
+        snapshot = appointment.rules_snapshot or {}
+        deadline_minutes = snapshot.get("cancel_deadline_minutes", 0)
+        if not is_staff and now > slot.start_at - datetime.timedelta(minutes=deadline_minutes):
+            raise errors.CancelDeadlinePassed(minutes=deadline_minutes)
+        late = (
+            reason == Appointment.CancelReason.PATIENT
+            and appointment.status == Status.CONFIRMED
+            and now > slot.start_at - datetime.timedelta(hours=snapshot.get("late_cancel_hours", 0))
+        )
+        _end_appointment(
+            appointment=appointment,
+            slot=slot,
+            status=Status.CANCELLED,
+            now=now,
+            cancelled_at=now,
+            cancel_reason=reason,
+            cancel_note=note[:200],
+            cancelled_by=user,
+        )
+        if late:
+            record_penalty(appointment=appointment, kind=Penalty.Kind.LATE_CANCEL, now=now)
+        notices.appointment_cancelled(appointment)
+    return appointment
+
+
+def expire_appointment(*, appointment_id: int, now: datetime.datetime | None = None) -> bool:
+    """An unpaid order past its deadline expires and its place goes back. False if it no longer applies."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        slot, appointment = _lock_appointment(appointment_id)
+        if appointment.status != Status.PENDING_PAYMENT or appointment.payment_deadline > now:
+            return False
+        _end_appointment(appointment=appointment, slot=slot, status=Status.EXPIRED, now=now)
+        notices.payment_expired(appointment)
+    return True
+
+
+def expire_unpaid(*, now: datetime.datetime | None = None, limit: int = 500) -> int:
+    """Expire every unpaid order past its deadline, one transaction each.
+
+    Before an order expires its payment is settled or closed at the provider: if the money did
+    arrive, the order is confirmed instead (through the payment signal).
+    """
+    from payments.services import settle_or_close
+
+    now = now or timezone.now()
+    due = Appointment.objects.filter(status=Status.PENDING_PAYMENT, payment_deadline__lte=now).values_list(
+        "pk", "order_no"
+    )[:limit]
+    expired = 0
+    for appointment_id, order_no in due:
+        try:
+            if settle_or_close(order_no=order_no):
+                continue
+        except Exception:  # a provider that cannot be reached: try again on the next sweep
+            logger.exception("could not settle or close the payment of %s; it stays pending", order_no)
+            continue
+        expired += expire_appointment(appointment_id=appointment_id, now=now)
+    return expired
+
+
+def suspend_schedule(*, schedule: Schedule, reason: str, by, now: datetime.datetime | None = None) -> int:
+    """停诊: close the session, cancel every appointment in it, refund the paid ones and tell everyone.
+
+    None of it counts against the patients. Running it again changes nothing. Returns how many
+    appointments were cancelled.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        schedule = Schedule.objects.select_related("doctor", "department").get(pk=schedule.pk)
+        _require_staff(
+            user=by,
+            hospital_id=schedule.doctor.hospital_id,
+            roles=(HospitalStaff.Role.HOSPITAL_ADMIN, HospitalStaff.Role.SCHEDULER),
+        )
+        # Closing the slots takes their row locks: bookings in flight finish first, later ones find them closed.
+        Slot.objects.filter(schedule=schedule).update(is_open=False)
+        suspended = Schedule.objects.filter(
+            pk=schedule.pk, status__in=[Schedule.Status.DRAFT, Schedule.Status.PUBLISHED]
+        ).update(status=Schedule.Status.SUSPENDED, suspended_at=now, suspended_reason=reason[:200], suspended_by=by)
+        if not suspended:
+            return 0
+        slots = {slot.pk: slot for slot in Slot.objects.select_for_update().filter(schedule=schedule)}
+        appointments = list(
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("patient__user", "doctor")
+            .filter(schedule=schedule, status__in=Appointment.ACTIVE)
+            .order_by("pk")
+        )
+        alternatives = notices.alternatives_text(schedule=schedule, now=now)
+        for appointment in appointments:
+            _end_appointment(
+                appointment=appointment,
+                slot=slots[appointment.slot_id],
+                status=Status.CANCELLED,
+                now=now,
+                offer=False,
+                cancelled_at=now,
+                cancel_reason=Appointment.CancelReason.DOCTOR_SUSPENDED,
+                cancel_note=reason[:200],
+                cancelled_by=by,
+            )
+            notices.schedule_suspended(appointment, alternatives=alternatives)
+        WaitlistEntry.objects.filter(schedule=schedule, status=WaitlistEntry.Status.WAITING).update(
+            status=WaitlistEntry.Status.CLOSED
+        )
+        BookingRequest.objects.filter(schedule=schedule, status=BookingRequest.Status.PENDING).update(
+            status=BookingRequest.Status.CANCELLED, result_note=_("医生停诊")
+        )
+    return len(appointments)
+
+
+# ---------------------------------------------------------------------------------------------
+# The day of the visit
+
+
+def check_in(*, appointment: Appointment, by, now: datetime.datetime | None = None) -> Appointment:
+    """签到 on the day of the visit, by the hospital's staff or the patient's own account."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        appointment = (
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("patient", "schedule")
+            .get(pk=appointment.pk)
+        )
+        if staff_role(user=by, hospital_id=appointment.hospital_id) is None and by.pk != appointment.patient.user_id:
+            raise errors.NotOwner()
+        if appointment.status != Status.CONFIRMED:
+            raise errors.InvalidStatus(status=appointment.get_status_display())
+        if timezone.localdate(now) != appointment.visit_date or now >= appointment.schedule.end_at:
+            raise errors.CheckInNotAllowed()
+        appointment.status, appointment.checked_in_at = Status.CHECKED_IN, now
+        appointment.save(update_fields=["status", "checked_in_at", "updated_at"])
+    return appointment
+
+
+def complete_visit(*, appointment: Appointment, by, now: datetime.datetime | None = None) -> Appointment:
+    now = now or timezone.now()
+    _require_staff(user=by, hospital_id=appointment.hospital_id)
+    if not Appointment.objects.filter(pk=appointment.pk, status=Status.CHECKED_IN).update(
+        status=Status.COMPLETED, completed_at=now, updated_at=now
+    ):
+        appointment.refresh_from_db()
+        raise errors.InvalidStatus(status=appointment.get_status_display())
+    appointment.refresh_from_db()
+    return appointment
+
+
+def mark_no_shows(*, now: datetime.datetime | None = None) -> int:
+    """Confirmed appointments whose session has ended without a check-in become 爽约 and are recorded."""
+    now = now or timezone.now()
+    marked = 0
+    due = Appointment.objects.filter(status=Status.CONFIRMED, schedule__end_at__lt=now).values_list("pk", flat=True)
+    for appointment_id in list(due[:1000]):
+        with transaction.atomic():
+            if not Appointment.objects.filter(pk=appointment_id, status=Status.CONFIRMED).update(
+                status=Status.NO_SHOW, updated_at=now
+            ):
+                continue
+            appointment = Appointment.objects.select_related("patient").get(pk=appointment_id)
+            record_penalty(appointment=appointment, kind=Penalty.Kind.NO_SHOW, now=now)
+            marked += 1
+    return marked
+
+
+# ---------------------------------------------------------------------------------------------
+# Penalties and bans
+
+
+def record_penalty(*, appointment: Appointment, kind: str, now: datetime.datetime) -> Penalty:
+    """Record a no-show or late cancellation against the real person; ban them once they cross the line."""
+    penalty, _created = Penalty.objects.get_or_create(
+        appointment=appointment,
+        kind=kind,
+        defaults={
+            "person_key": appointment.person_key,
+            "patient_id": appointment.patient_id,
+            "hospital_id": appointment.hospital_id,
+            "occurred_at": now,
+        },
+    )
+    _ban_if_threshold_crossed(appointment=appointment, now=now)
+    return penalty
+
+
+def _counted_kinds(rules: BookingRules) -> list[str]:
+    return [Penalty.Kind.NO_SHOW, *([Penalty.Kind.LATE_CANCEL] if rules.late_cancel_counts else [])]
+
+
+def _ban_if_threshold_crossed(*, appointment: Appointment, now) -> BookingBan | None:
+    """Count the person's unwaived records in the rules' window, since their last ban began."""
+    hospital_id, person_key = appointment.hospital_id, appointment.person_key
+    if active_ban(person_key=person_key, hospital_id=hospital_id, now=now) is not None:
+        return None
+    rules = rules_for(hospital_id=hospital_id)
+    since = now - datetime.timedelta(days=rules.no_show_window_days)
+    last_ban = BookingBan.objects.filter(person_key=person_key, hospital_id=hospital_id).order_by("-starts_at").first()
+    if last_ban is not None and last_ban.lifted_at is None and last_ban.starts_at > since:
+        since = last_ban.starts_at
+    count = Penalty.objects.filter(
+        person_key=person_key,
+        hospital_id=hospital_id,
+        waived_at__isnull=True,
+        kind__in=_counted_kinds(rules),
+        occurred_at__gt=since,
+        occurred_at__lte=now,
+    ).count()
+    if count < rules.no_show_threshold:
+        return None
+    return BookingBan.objects.create(
+        person_key=person_key,
+        patient_id=appointment.patient_id,
+        hospital_id=hospital_id,
+        starts_at=now,
+        ends_at=now + datetime.timedelta(days=rules.ban_days),
+        reason=_("%(days)d天内爽约或临近就诊退号%(count)d次") % {"days": rules.no_show_window_days, "count": count},
+    )
+
+
+def waive_penalty(*, penalty: Penalty, by, reason: str, now: datetime.datetime | None = None) -> Penalty:
+    """Staff waive a record (e.g. the patient was in hospital); a ban it caused is lifted."""
+    now = now or timezone.now()
+    _require_staff(user=by, hospital_id=penalty.hospital_id)
+    with transaction.atomic():
+        if not Penalty.objects.filter(pk=penalty.pk, waived_at__isnull=True).update(
+            waived_at=now, waived_by=by, waive_reason=reason[:200]
+        ):
+            penalty.refresh_from_db()
+            return penalty
+        ban = active_ban(person_key=penalty.person_key, hospital_id=penalty.hospital_id, now=now)
+        if ban is not None:
+            rules = rules_for(hospital_id=penalty.hospital_id)
+            remaining = Penalty.objects.filter(
+                person_key=penalty.person_key,
+                hospital_id=penalty.hospital_id,
+                waived_at__isnull=True,
+                kind__in=_counted_kinds(rules),
+                occurred_at__gt=ban.starts_at - datetime.timedelta(days=rules.no_show_window_days),
+                occurred_at__lte=ban.starts_at,
+            ).count()
+            if remaining < rules.no_show_threshold:
+                BookingBan.objects.filter(pk=ban.pk).update(
+                    lifted_at=now, lifted_by=by, lift_reason=_("失信记录已撤销：%(reason)s") % {"reason": reason[:150]}
+                )
+    penalty.refresh_from_db()
+    return penalty
+
+
+# ---------------------------------------------------------------------------------------------
+# Waitlist (候补)
+
+
+def join_waitlist(*, user, patient: Patient, schedule: Schedule, now: datetime.datetime | None = None) -> WaitlistEntry:
+    """Join the line for a session whose online places are all taken."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        schedule = Schedule.objects.select_related("doctor", "department").get(pk=schedule.pk)
+        _check_actor(user=user, patient=patient, channel=Channel.ONLINE, hospital_id=schedule.doctor.hospital_id)
+        if schedule.status != Schedule.Status.PUBLISHED:
+            raise errors.ScheduleUnavailable()
+        rules = _schedule_rules(schedule)
+        if not rules.waitlist_enabled:
+            raise errors.WaitlistUnavailable(reason=_("本院未开放候补"))
+        if now < schedule.release_at:
+            raise errors.NotReleasedYet(release_at=_local_text(schedule.release_at))
+        if schedule.uses_requests and schedule.drawn_at is None:
+            raise errors.WaitlistUnavailable(reason=_("抽签尚未进行"))
+        open_slots = Slot.objects.filter(
+            schedule=schedule,
+            is_open=True,
+            start_at__gt=now + datetime.timedelta(minutes=rules.close_minutes_before_start),
+        )
+        if not open_slots.exists():
+            raise errors.BookingClosed()
+        if open_slots.filter(online_booked__lt=F("online_capacity")).exists():
+            raise errors.WaitlistUnavailable(reason=_("尚有可预约号源，请直接预约"))
+        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+        _check_person(patient=patient, schedule=schedule, rules=rules, channel=Channel.ONLINE, now=now)
+        try:
+            with transaction.atomic():
+                return WaitlistEntry.objects.create(
+                    schedule=schedule, patient=patient, person_key=patient.person_key, booked_by=user
+                )
+        except IntegrityError as exc:
+            raise errors.DuplicateWaitlist() from exc
+
+
+def leave_waitlist(*, user, entry: WaitlistEntry) -> WaitlistEntry:
+    if entry.booked_by_id != user.pk and entry.patient.user_id != user.pk:
+        raise errors.NotOwner()
+    WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistEntry.Status.WAITING).update(
+        status=WaitlistEntry.Status.CANCELLED
+    )
+    entry.refresh_from_db()
+    return entry
+
+
+def offer_to_waitlist(*, slot: Slot, now: datetime.datetime) -> list[Appointment]:
+    """Give the slot's free online places to the earliest eligible waiting entries, in order.
+
+    Runs inside the transaction that freed the places. Each promoted entry gets a
+    `pending_payment` appointment with the rules' waitlist payment time; if it lapses, the
+    expiry frees the place again and this runs once more for the next entry.
+    """
+    schedule = Schedule.objects.select_related("doctor", "department").get(pk=slot.schedule_id)
+    if schedule.status != Schedule.Status.PUBLISHED:
+        return []
+    rules = _schedule_rules(schedule)
+    slot = Slot.objects.select_related("schedule__doctor", "schedule__department").get(pk=slot.pk)
+    too_late = now >= slot.start_at - datetime.timedelta(minutes=rules.close_minutes_before_start)
+    if not rules.waitlist_enabled or too_late or slot.online_free <= 0:
+        return []
+    promoted = []
+    waiting = (
+        WaitlistEntry.objects.filter(schedule=schedule, status=WaitlistEntry.Status.WAITING)
+        .select_related("patient", "booked_by")
+        .order_by("created_at", "pk")
+    )
+    for entry in waiting:
+        try:
+            _check_person(patient=entry.patient, schedule=schedule, rules=rules, channel=Channel.ONLINE, now=now)
+            with transaction.atomic():
+                appointment = _place_appointment(
+                    slot=slot,
+                    patient=entry.patient,
+                    channel=Channel.ONLINE,
+                    user=entry.booked_by,
+                    partner=None,
+                    rules=rules,
+                    now=now,
+                    payment_minutes=rules.waitlist_payment_minutes,
+                )
+        except (errors.SlotFull, errors.ScheduleUnavailable):
+            break
+        except errors.BookingError:
+            continue  # not eligible now (banned, a limit, already booked elsewhere): the next in line
+        WaitlistEntry.objects.filter(pk=entry.pk).update(
+            status=WaitlistEntry.Status.PROMOTED, appointment=appointment, promoted_at=now
+        )
+        notices.waitlist_promoted(appointment)
+        promoted.append(appointment)
+    return promoted
+
+
+# ---------------------------------------------------------------------------------------------
+# Channels: 加号 and releasing unused reserves
+
+
+def add_places(*, slot: Slot, places: int, channel: str, reason: str, by, now: datetime.datetime | None = None) -> Slot:
+    """加号: add places to a slot in one channel, recorded with who and why."""
+    now = now or timezone.now()
+    if not isinstance(places, int) or isinstance(places, bool) or not 1 <= places <= 50:
+        raise errors.InvalidPlaces()
+    if channel not in CHANNEL_ORDER:
+        raise ValueError(f"unknown channel {channel!r}")
+    with transaction.atomic():
+        slot = _load_slot(slot.pk, lock=True)
+        _require_staff(
+            user=by,
+            hospital_id=slot.schedule.doctor.hospital_id,
+            roles=(HospitalStaff.Role.HOSPITAL_ADMIN, HospitalStaff.Role.SCHEDULER, HospitalStaff.Role.FRONT_DESK),
+        )
+        if slot.schedule.status == Schedule.Status.SUSPENDED or not slot.is_open:
+            raise errors.ScheduleUnavailable()
+        capacity = f"{channel}_capacity"
+        Slot.objects.filter(pk=slot.pk).update(capacity=F("capacity") + places, **{capacity: F(capacity) + places})
+        SlotAdjustment.objects.create(slot=slot, channel=channel, places=places, reason=reason[:200], created_by=by)
+        if channel == Channel.ONLINE:
+            offer_to_waitlist(slot=slot, now=now)
+    slot.refresh_from_db()
+    return slot
+
+
+def _release_moments(rules: BookingRules, day: datetime.date) -> dict[str, datetime.datetime]:
+    return {
+        "reserves_released_at": local_datetime(
+            day - datetime.timedelta(days=rules.reserve_release_days_before), rules.reserve_release_time
+        ),
+        "partner_released_at": local_datetime(
+            day - datetime.timedelta(days=rules.partner_cutoff_days_before), rules.partner_cutoff_time
+        ),
+    }
+
+
+RELEASED_CHANNELS = {
+    "reserves_released_at": (Channel.WINDOW, Channel.CLINIC),
+    "partner_released_at": (Channel.PARTNER,),
+}
+assert {c for group in RELEASED_CHANNELS.values() for c in group} == set(RESERVE_CHANNELS)
+
+
+def release_reserves(*, now: datetime.datetime | None = None, horizon_days: int = 60) -> int:
+    """Move reserved places nobody used (window, clinic; partner at its cut-off) to the online pool.
+
+    Idempotent: each slot's release is stamped, and the UPDATE only touches unstamped slots, so a
+    second run — or two runs at once — moves nothing twice. Returns the number of places moved.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    unreleased = Q(slots__reserves_released_at__isnull=True) | Q(slots__partner_released_at__isnull=True)
+    schedules = (
+        Schedule.objects.filter(status=Schedule.Status.PUBLISHED, date__gte=today)
+        .filter(date__lte=today + datetime.timedelta(days=horizon_days))
+        .filter(unreleased)
+        .select_related("doctor", "department")
+        .distinct()
+    )
+    moved = 0
+    for schedule in schedules:
+        moments = _release_moments(_schedule_rules(schedule), schedule.date)
+        for flag, channels in RELEASED_CHANNELS.items():
+            if moments[flag] <= now:
+                moved += _release_schedule_channels(schedule=schedule, flag=flag, channels=channels, now=now)
+    return moved
+
+
+def _release_schedule_channels(*, schedule: Schedule, flag: str, channels: tuple[str, ...], now) -> int:
+    with transaction.atomic():
+        slots = list(Slot.objects.select_for_update().filter(schedule=schedule, **{f"{flag}__isnull": True}))
+        if not slots:
+            return 0
+        unused = sum(F(f"{c}_capacity") - F(f"{c}_booked") for c in channels)
+        Slot.objects.filter(pk__in=[s.pk for s in slots], **{f"{flag}__isnull": True}).update(
+            online_capacity=F("online_capacity") + unused,
+            **{f"{c}_capacity": F(f"{c}_booked") for c in channels},
+            **{flag: now},
+        )
+        moved = sum(slot.free_of(c) for slot in slots for c in channels)
+        for slot in slots:
+            if any(slot.free_of(c) for c in channels):
+                offer_to_waitlist(slot=slot, now=now)
+    return moved
