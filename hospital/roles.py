@@ -1,0 +1,90 @@
+"""Staff roles and the Django permission groups behind them.
+
+A HospitalStaff row says *which* hospital a user works for (the admin scopes every list to
+it); the role's group says *what* they may do there. Groups are derived from the apps'
+models at call time, so a model added later is covered the next time they are synced.
+"""
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.db.models import Q
+
+from hospital.models import Hospital, HospitalStaff
+
+ROLE_GROUP_NAMES = {
+    HospitalStaff.Role.HOSPITAL_ADMIN: "医院管理员",
+    HospitalStaff.Role.SCHEDULER: "号源管理员",
+    HospitalStaff.Role.FRONT_DESK: "挂号窗口",
+}
+
+# role → {app_label: actions on every model of the app}, plus (app_label, model) extras.
+_ROLE_APP_ACTIONS = {
+    HospitalStaff.Role.HOSPITAL_ADMIN: {
+        "hospital": ("view", "change"),
+        "scheduling": ("view", "change"),
+        "booking": ("view", "change"),
+    },
+    HospitalStaff.Role.SCHEDULER: {
+        "hospital": ("view",),
+        "scheduling": ("view", "change"),
+        "booking": ("view",),
+    },
+    HospitalStaff.Role.FRONT_DESK: {
+        "hospital": ("view",),
+        "scheduling": ("view",),
+        "booking": ("view", "change"),
+    },
+}
+_ROLE_EXTRA = {
+    HospitalStaff.Role.HOSPITAL_ADMIN: [
+        ("hospital", "department", ("add", "delete")),
+        ("hospital", "doctor", ("add",)),
+        ("hospital", "bookingrules", ("add",)),
+        ("scheduling", "scheduletemplate", ("add", "delete")),
+        ("scheduling", "schedule", ("add",)),
+    ],
+    HospitalStaff.Role.SCHEDULER: [
+        ("scheduling", "scheduletemplate", ("add", "delete")),
+        ("scheduling", "schedule", ("add",)),
+    ],
+    HospitalStaff.Role.FRONT_DESK: [],
+}
+
+
+def role_permissions(role: str):
+    """The Permission rows a role's group holds."""
+    condition = Q(pk__in=[])
+    for app_label, actions in _ROLE_APP_ACTIONS[role].items():
+        for action in actions:
+            condition |= Q(content_type__app_label=app_label, codename__startswith=f"{action}_")
+    for app_label, model, actions in _ROLE_EXTRA[role]:
+        codenames = [f"{action}_{model}" for action in actions]
+        condition |= Q(content_type__app_label=app_label, content_type__model=model, codename__in=codenames)
+    return Permission.objects.filter(condition)
+
+
+@transaction.atomic
+def sync_role_groups() -> dict[str, Group]:
+    """Create or refresh one group per role; returns them by role."""
+    groups = {}
+    for role, name in ROLE_GROUP_NAMES.items():
+        group, _created = Group.objects.get_or_create(name=name)
+        group.permissions.set(role_permissions(role))
+        groups[role] = group
+    return groups
+
+
+@transaction.atomic
+def assign_staff_role(*, user, hospital: Hospital, role: str) -> HospitalStaff:
+    """Make `user` staff of `hospital` with `role`: admin access, scoping row and role group."""
+    staff, _created = HospitalStaff.objects.update_or_create(user=user, defaults={"hospital": hospital, "role": role})
+    group, _created = Group.objects.get_or_create(name=ROLE_GROUP_NAMES[role])
+    if not group.permissions.exists():
+        group.permissions.set(role_permissions(role))
+    other_roles = Group.objects.filter(name__in=ROLE_GROUP_NAMES.values()).exclude(pk=group.pk)
+    user.groups.remove(*other_roles)
+    user.groups.add(group)
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    return staff
