@@ -1,0 +1,49 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts import pii
+from accounts.phones import normalize_mobile
+from notifications.templates_sms import SMS_TEMPLATES
+
+
+def phone_lookup_hash(phone: str) -> str:
+    return pii.lookup_hash("phone", normalize_mobile(phone))
+
+
+class NotificationLog(models.Model):
+    """One SMS: what was asked for, and what the provider did with it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待发送")
+        SENDING = "sending", _("发送中")
+        SENT = "sent", _("已发送")
+        FAILED = "failed", _("发送失败")
+
+    phone = pii.EncryptedCharField(_("手机号"))
+    phone_hash = models.CharField(_("手机号摘要"), max_length=64, db_index=True, editable=False)
+    template = models.CharField(
+        _("短信模板"), max_length=40, choices=[(code, code) for code in SMS_TEMPLATES], db_index=True
+    )
+    params = models.JSONField(_("模板参数"), default=dict)
+    text = models.TextField(_("短信内容"))
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    provider = models.CharField(_("短信服务商"), max_length=20, blank=True)
+    provider_message_id = models.CharField(_("服务商消息编号"), max_length=100, blank=True)
+    error = models.TextField(_("错误信息"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("发送次数"), default=0)
+    dedupe_key = models.CharField(_("去重键"), max_length=200, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("短信记录")
+        verbose_name_plural = _("短信记录")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="notifications_log_status_idx")]
+
+    def __str__(self):
+        return f"{self.template} → {self.masked_phone} ({self.get_status_display()})"
+
+    @property
+    def masked_phone(self) -> str:
+        return pii.mask_phone(self.phone)

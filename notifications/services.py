@@ -1,0 +1,133 @@
+import logging
+from datetime import timedelta
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.phones import normalize_mobile
+from accounts.pii import lookup_hash, mask_phone
+from notifications.backends import SmsMessage, get_backend
+from notifications.errors import SmsPermanentError, SmsTransientError
+from notifications.models import NotificationLog
+from notifications.templates_sms import get_template
+
+logger = logging.getLogger("notifications")
+
+# One first try plus the task's five retries; the last transient failure is final.
+MAX_ATTEMPTS = 6
+
+
+@transaction.atomic
+def send_sms(*, phone: str, template: str, params: dict, dedupe_key: str | None = None) -> NotificationLog:
+    """Record an SMS and deliver it after the caller's transaction commits.
+
+    A bad template code or parameters raise SmsTemplateError here, at the call; provider
+    trouble never reaches the caller. With a `dedupe_key`, a repeated call (a job run twice)
+    returns the first log and sends nothing more.
+    """
+    sms_template = get_template(template)
+    cleaned = sms_template.clean_params(params)
+    phone = normalize_mobile(phone)
+    if dedupe_key:
+        existing = NotificationLog.objects.filter(dedupe_key=dedupe_key).first()
+        if existing is not None:
+            return existing
+    log = NotificationLog(
+        phone=phone,
+        phone_hash=lookup_hash("phone", phone),
+        template=template,
+        params=cleaned,
+        text=sms_template.render(cleaned),
+        dedupe_key=dedupe_key or None,
+    )
+    try:
+        with transaction.atomic():
+            log.save()
+    except IntegrityError:
+        # A concurrent call with the same dedupe_key won the insert.
+        if not dedupe_key:
+            raise
+        return NotificationLog.objects.get(dedupe_key=dedupe_key)
+    from notifications.tasks import deliver_sms_task
+
+    # robust: a broker or eager-mode failure is logged and leaves the row pending for the
+    # sweeper; it never turns the caller's committed booking into an error.
+    transaction.on_commit(lambda: deliver_sms_task.delay(log.id), robust=True)
+    return log
+
+
+def deliver_sms(*, log_id: int) -> None:
+    """Send one pending SMS through the configured backend.
+
+    Not atomic on purpose: the claim (pending → sending) commits before the provider call, so
+    a second worker holding the same id finds nothing to do, and no lock is held over the
+    network. A transient failure puts the row back to pending and raises SmsTransientError
+    for the task to retry; the last allowed attempt marks it failed instead.
+    """
+    claimed = NotificationLog.objects.filter(pk=log_id, status=NotificationLog.Status.PENDING).update(
+        status=NotificationLog.Status.SENDING, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return
+    log = NotificationLog.objects.get(pk=log_id)
+    sms_template = get_template(log.template)
+    try:
+        backend = get_backend()
+        log.provider = backend.name
+        NotificationLog.objects.filter(pk=log_id).update(provider=backend.name)
+        message_id = backend.send(
+            SmsMessage(log_id=log.pk, phone=log.phone, template=sms_template, params=log.params, text=log.text)
+        )
+    except SmsTransientError as exc:
+        if log.attempts >= MAX_ATTEMPTS:
+            _finish(log, status=NotificationLog.Status.FAILED, error=f"{exc} (gave up after {log.attempts} attempts)")
+            logger.warning("SMS %s to %s failed for good: %s", log.pk, mask_phone(log.phone), exc)
+            return
+        NotificationLog.objects.filter(pk=log_id, status=NotificationLog.Status.SENDING).update(
+            status=NotificationLog.Status.PENDING, error=str(exc)
+        )
+        logger.info("SMS %s to %s will be retried: %s", log.pk, mask_phone(log.phone), exc)
+        raise
+    except (SmsPermanentError, ImproperlyConfigured) as exc:
+        _finish(log, status=NotificationLog.Status.FAILED, error=str(exc))
+        logger.error("SMS %s to %s failed: %s", log.pk, mask_phone(log.phone), exc)
+        return
+    except Exception as exc:
+        _finish(log, status=NotificationLog.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    _finish(log, status=NotificationLog.Status.SENT, provider_message_id=message_id or "")
+
+
+def _finish(log: NotificationLog, *, status: str, error: str = "", provider_message_id: str = "") -> None:
+    """Final state; values a template marks sensitive (verification codes) are wiped from the log."""
+    sms_template = get_template(log.template)
+    params = sms_template.redact(log.params)
+    NotificationLog.objects.filter(pk=log.pk, status=NotificationLog.Status.SENDING).update(
+        status=status,
+        error=error,
+        provider_message_id=provider_message_id,
+        sent_at=timezone.now() if status == NotificationLog.Status.SENT else None,
+        params=params,
+        text=sms_template.render(params) if params != log.params else log.text,
+    )
+
+
+def requeue_pending_sms(*, older_than: timedelta = timedelta(minutes=15)) -> int:
+    """Enqueue delivery again for rows still pending after `older_than` (a lost broker message).
+
+    Safe to run at any time: delivery claims the row, so a row whose retry is merely waiting
+    is sent once, by whichever task claims it first.
+    """
+    from notifications.tasks import deliver_sms_task
+
+    cutoff = timezone.now() - older_than
+    ids = list(
+        NotificationLog.objects.filter(status=NotificationLog.Status.PENDING, created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:500]
+    )
+    for log_id in ids:
+        deliver_sms_task.delay(log_id)
+    return len(ids)

@@ -1,0 +1,18 @@
+from celery import shared_task
+
+from notifications.errors import SmsTransientError
+from notifications.services import MAX_ATTEMPTS, deliver_sms, requeue_pending_sms
+
+
+@shared_task(bind=True, max_retries=MAX_ATTEMPTS - 1)
+def deliver_sms_task(self, log_id):
+    try:
+        deliver_sms(log_id=log_id)
+    except SmsTransientError as exc:
+        # 30 s, 60 s, 120 s, 240 s, 480 s: long enough for a per-minute throttle to clear.
+        raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc
+
+
+@shared_task
+def requeue_pending_sms_task():
+    return requeue_pending_sms()
