@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from hospital.channels import CHANNEL_ORDER, Channel
@@ -220,7 +221,8 @@ class Slot(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.schedule} {self.start_at:%H:%M}-{self.end_at:%H:%M}"
+        start, end = timezone.localtime(self.start_at), timezone.localtime(self.end_at)
+        return f"{self.schedule} {start:%H:%M}-{end:%H:%M}"
 
     def capacity_of(self, channel: str) -> int:
         return getattr(self, _channel_fields(channel)[0])
