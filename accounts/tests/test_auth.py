@@ -1,0 +1,123 @@
+"""Signing up and logging in: allauth with a phone number and an SMS code, the admin with a password."""
+
+import logging
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from accounts.tests.factories import DEFAULT_PASSWORD, StaffUserFactory, UserFactory
+
+User = get_user_model()
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sms_codes(caplog, django_capture_on_commit_callbacks):
+    """Codes as the console SMS backend logs them, after the adapter's on-commit send has run.
+
+    The adapter hands the code to notifications.services.send_sms on commit; the delivery task
+    runs eagerly in tests and the console backend writes the text to the "notifications" log.
+    """
+    caplog.set_level(logging.INFO, logger="notifications")
+
+    def post(client, url, data):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(url, data)
+        texts = [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == "notifications" and "verification_code" in r.getMessage()
+        ]
+        codes = [re.search(r"验证码为(\d{6})", text).group(1) for text in texts]
+        caplog.clear()
+        return response, codes
+
+    return post
+
+
+def logged_in_user(client):
+    return client.get("/").wsgi_request.user
+
+
+def test_signup_with_a_phone_number_sends_a_code_and_verifying_it_logs_in(client, sms_codes):
+    response, codes = sms_codes(client, reverse("account_signup"), {"phone": "138 1234 5678"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_verify_phone")
+    assert len(codes) == 1
+
+    response = client.post(reverse("account_verify_phone"), {"code": codes[0]})
+    assert response.status_code == 302
+    user = User.objects.get_by_phone("13812345678")
+    assert user.phone_verified
+    assert logged_in_user(client) == user
+
+
+def test_signup_code_is_six_digits_and_a_wrong_one_is_refused(client, sms_codes):
+    _response, codes = sms_codes(client, reverse("account_signup"), {"phone": "13812345678"})
+    wrong = "000000" if codes[0] != "000000" else "111111"
+    response = client.post(reverse("account_verify_phone"), {"code": wrong})
+    assert response.status_code == 200
+    assert not logged_in_user(client).is_authenticated
+
+
+def test_signup_refuses_a_number_outside_the_mainland_format(client):
+    response = client.post(reverse("account_signup"), {"phone": "+12025550123"})
+    assert response.status_code == 200
+    assert "中国大陆手机号码" in response.content.decode()
+    assert not User.objects.exists()
+
+
+def test_login_by_code(client, sms_codes):
+    user = UserFactory(phone="13812345678")
+    response, codes = sms_codes(client, reverse("account_request_login_code"), {"phone": "13812345678"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_confirm_login_code")
+    assert len(codes) == 1
+
+    response = client.post(reverse("account_confirm_login_code"), {"code": codes[0]})
+    assert response.status_code == 302
+    assert logged_in_user(client) == user
+
+
+def test_login_page_asks_for_the_phone_only(client, sms_codes):
+    user = UserFactory(phone="13812345678")
+    response, codes = sms_codes(client, reverse("account_login"), {"login": "+8613812345678"})
+    assert response.status_code == 302
+    response = client.post(response["Location"], {"code": codes[0]})
+    assert logged_in_user(client) == user
+
+
+def test_repeated_signup_within_the_rate_limit_is_429_not_500(client, sms_codes):
+    sms_codes(client, reverse("account_signup"), {"phone": "13812345678"})
+    other_browser = client.__class__()
+    response, codes = sms_codes(other_browser, reverse("account_signup"), {"phone": "13812345678"})
+    assert response.status_code == 429
+    assert "操作过于频繁" in response.content.decode()
+    assert codes == []
+
+
+def test_admin_accepts_phone_and_password(client):
+    StaffUserFactory(phone="13912345678", is_superuser=True)
+    response = client.post("/admin/login/?next=/admin/", {"username": "13912345678", "password": DEFAULT_PASSWORD})
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_admin_refuses_a_wrong_password(client):
+    StaffUserFactory(phone="13912345678")
+    response = client.post("/admin/login/?next=/admin/", {"username": "13912345678", "password": "wrong-password"})
+    assert response.status_code == 200
+    assert client.get("/admin/").status_code == 302
+
+
+def test_admin_refuses_a_patient_account(client):
+    UserFactory(phone="13912345678")
+    client.post("/admin/login/?next=/admin/", {"username": "13912345678", "password": DEFAULT_PASSWORD})
+    assert client.get("/admin/").status_code == 302
+
+
+def test_admin_login_with_a_malformed_phone_is_a_form_error(client):
+    response = client.post("/admin/login/", {"username": "not-a-phone", "password": "x"})
+    assert response.status_code == 200
