@@ -1,0 +1,159 @@
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from payments.money import fen_to_yuan
+
+
+class Provider(models.TextChoices):
+    ALIPAY = "alipay", _("支付宝")
+    WECHAT = "wechat", _("微信支付")
+    SANDBOX = "sandbox", _("模拟支付")
+
+
+class Method(models.TextChoices):
+    WAP = "wap", _("手机网站支付")
+    PAGE = "page", _("网页支付")
+    NATIVE = "native", _("扫码支付")
+    H5 = "h5", _("H5支付")
+
+
+PROVIDER_METHODS = {
+    Provider.ALIPAY: {Method.WAP, Method.PAGE},
+    Provider.WECHAT: {Method.NATIVE, Method.H5},
+    Provider.SANDBOX: {Method.PAGE},
+}
+
+
+def _new_number(prefix: str) -> str:
+    """P/R + local date + 16 random hex digits: 25 characters, fits WeChat's 32 and Alipay's 64."""
+    return f"{prefix}{timezone.localdate():%Y%m%d}{secrets.token_hex(8).upper()}"
+
+
+def new_out_trade_no() -> str:
+    return _new_number("P")
+
+
+def new_refund_no() -> str:
+    return _new_number("R")
+
+
+class Payment(models.Model):
+    """One attempt to collect an order's amount through one provider.
+
+    `out_trade_no` is ours and unique per attempt, so an order closed at one provider can still be
+    paid through a fresh attempt; the order is identified by `order_no` only.
+    """
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("待支付")
+        PAID = "paid", _("已支付")
+        CLOSED = "closed", _("已关闭")
+        REFUNDING = "refunding", _("退款中")
+        REFUNDED = "refunded", _("已退款")
+
+    # Where each status may come from. A closed payment can still become paid: money that
+    # arrives after the deadline is recorded, and the order's owner decides to refund it.
+    TRANSITIONS = {
+        Status.PAID: {Status.CREATED, Status.CLOSED, Status.REFUNDING},
+        Status.CLOSED: {Status.CREATED},
+        Status.REFUNDING: {Status.PAID, Status.CREATED, Status.CLOSED},
+        Status.REFUNDED: {Status.REFUNDING},
+    }
+    OPEN_STATUSES = (Status.CREATED,)
+    HELD_STATUSES = (Status.PAID, Status.REFUNDING)
+
+    order_no = models.CharField(_("订单号"), max_length=32, db_index=True)
+    out_trade_no = models.CharField(_("商户支付单号"), max_length=32, unique=True, default=new_out_trade_no)
+    provider = models.CharField(_("支付渠道"), max_length=10, choices=Provider.choices)
+    method = models.CharField(_("支付方式"), max_length=10, choices=Method.choices)
+    amount_fen = models.PositiveIntegerField(_("金额（分）"))
+    subject = models.CharField(_("商品描述"), max_length=127)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.CREATED)
+    provider_trade_no = models.CharField(_("渠道交易号"), max_length=64, blank=True)
+    expires_at = models.DateTimeField(_("支付截止时间"))
+    paid_at = models.DateTimeField(_("支付时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True)
+    client_ip = models.GenericIPAddressField(_("客户端IP"), null=True, blank=True)
+    return_url = models.CharField(_("支付后返回地址"), max_length=500, blank=True)
+    notification = models.JSONField(_("渠道通知原文"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("支付单")
+        verbose_name_plural = _("支付单")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="payments_payment_amount_positive"),
+            models.UniqueConstraint(
+                fields=["order_no"], condition=Q(status="paid"), name="payments_payment_one_paid_per_order"
+            ),
+            models.UniqueConstraint(
+                fields=["order_no", "provider", "method"],
+                condition=Q(status="created"),
+                name="payments_payment_one_open_per_channel",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="payments_status_created")]
+
+    def __str__(self):
+        return f"{self.out_trade_no} ({self.order_no})"
+
+    @property
+    def amount_yuan(self) -> str:
+        return fen_to_yuan(self.amount_fen)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_at is not None
+
+
+class Refund(models.Model):
+    """A full refund of one payment; `refund_no` is sent to the provider so a retried request refunds once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待提交")
+        PROCESSING = "processing", _("退款处理中")
+        SUCCEEDED = "succeeded", _("退款成功")
+        FAILED = "failed", _("退款失败")
+
+    TRANSITIONS = {
+        Status.PROCESSING: {Status.PENDING},
+        Status.SUCCEEDED: {Status.PENDING, Status.PROCESSING},
+        Status.FAILED: {Status.PENDING, Status.PROCESSING},
+    }
+    IN_FLIGHT_STATUSES = (Status.PENDING, Status.PROCESSING)
+
+    refund_no = models.CharField(_("退款单号"), max_length=32, unique=True, default=new_refund_no)
+    payment = models.ForeignKey(Payment, verbose_name=_("支付单"), on_delete=models.PROTECT, related_name="refunds")
+    amount_fen = models.PositiveIntegerField(_("退款金额（分）"))
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(_("退款原因"), max_length=80, blank=True)
+    provider_refund_id = models.CharField(_("渠道退款单号"), max_length=64, blank=True)
+    last_error = models.CharField(_("最近错误"), max_length=255, blank=True)
+    raw = models.JSONField(_("渠道返回原文"), null=True, blank=True)
+    succeeded_at = models.DateTimeField(_("退款成功时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("退款单")
+        verbose_name_plural = _("退款单")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="payments_refund_amount_positive"),
+            models.UniqueConstraint(
+                fields=["payment"], condition=~Q(status="failed"), name="payments_refund_one_active_per_payment"
+            ),
+        ]
+
+    def __str__(self):
+        return self.refund_no
+
+    @property
+    def amount_yuan(self) -> str:
+        return fen_to_yuan(self.amount_fen)

@@ -1,0 +1,57 @@
+import datetime
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from payments.models import Payment, Refund
+
+
+def payments_of(*, order_no: str) -> QuerySet[Payment]:
+    return Payment.objects.filter(order_no=order_no).order_by("created_at", "pk")
+
+
+def open_payments_of(*, order_no: str) -> QuerySet[Payment]:
+    return payments_of(order_no=order_no).filter(status__in=Payment.OPEN_STATUSES)
+
+
+def paid_payment_of(*, order_no: str) -> Payment | None:
+    """The payment that holds the order's money; the database allows at most one."""
+    return Payment.objects.filter(order_no=order_no, status=Payment.Status.PAID).first()
+
+
+def latest_refund_of(*, order_no: str) -> Refund | None:
+    return (
+        Refund.objects.select_related("payment")
+        .filter(payment__order_no=order_no)
+        .exclude(status=Refund.Status.FAILED)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def payment_for_page(*, payment_id: int) -> Payment | None:
+    return Payment.objects.filter(pk=payment_id).first()
+
+
+def local_day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    end = timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min))
+    return start, end
+
+
+def unsettled_payments_created_on(*, day: datetime.date) -> QuerySet[Payment]:
+    """Payments created that local day that are still waiting for the payer."""
+    start, end = local_day_bounds(day)
+    return Payment.objects.filter(created_at__gte=start, created_at__lt=end, status__in=Payment.OPEN_STATUSES).order_by(
+        "created_at", "pk"
+    )
+
+
+def refunds_in_flight(*, created_on: datetime.date | None = None, older_than: datetime.timedelta | None = None):
+    refunds = Refund.objects.select_related("payment").filter(status__in=Refund.IN_FLIGHT_STATUSES)
+    if created_on is not None:
+        start, end = local_day_bounds(created_on)
+        refunds = refunds.filter(payment__created_at__gte=start, payment__created_at__lt=end)
+    if older_than is not None:
+        refunds = refunds.filter(updated_at__lte=timezone.now() - older_than)
+    return refunds.order_by("created_at", "pk")
