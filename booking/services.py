@@ -331,6 +331,8 @@ def _book_slot(*, user, patient, slot_id, channel, idempotency_key, now) -> Appo
     rules = _schedule_rules(schedule)
     _check_timing(schedule=schedule, slot=slot, channel=channel, rules=rules, now=now)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if idempotency_key and Appointment.objects.filter(booked_by_id=user.pk, idempotency_key=idempotency_key).exists():
+        raise _IdempotentReplay()  # the first request with this key committed while we waited for the lock
     _check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
     appointment = _place_appointment(
         slot=slot,

@@ -123,6 +123,9 @@ AUTHENTICATION_BACKENDS = [
     "accounts.backends.PhoneBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
+if TESTING:
+    # Factories hash a password for every user; the real hasher would dominate the suite's time.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

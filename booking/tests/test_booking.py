@@ -1,6 +1,7 @@
 """Booking a place (FCFS): the happy path, the database's own guarantees, and every refusal code."""
 
 import datetime
+import itertools
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -236,7 +237,7 @@ def test_monthly_limit_counts_visits_in_the_same_month(rules, doctor, patient):
     rules.save()
     today = timezone.localdate()
     days = [today + datetime.timedelta(days=offset) for offset in range(2, 8)]
-    first, second = next((a, b) for a, b in zip(days, days[1:], strict=False) if a.month == b.month)
+    first, second = next((a, b) for a, b in itertools.pairwise(days) if a.month == b.month)
     _book(patient, make_session(doctor=doctor, date=first).slots.get())
     with pytest.raises(errors.LimitExceeded) as caught:
         _book(patient, make_session(doctor=doctor, date=second).slots.get())
@@ -247,7 +248,12 @@ def test_banned_patient_is_told_until_when(slot, patient, doctor):
     now = timezone.now()
     ends = now + datetime.timedelta(days=30)
     BookingBan.objects.create(
-        person_key=patient.person_key, patient=patient, hospital=doctor.hospital, starts_at=now, ends_at=ends, reason="x"
+        person_key=patient.person_key,
+        patient=patient,
+        hospital=doctor.hospital,
+        starts_at=now,
+        ends_at=ends,
+        reason="x",
     )
     with pytest.raises(errors.PatientBanned) as caught:
         _book(patient, slot, now=now)

@@ -162,7 +162,7 @@ def test_add_places_to_a_named_channel(mixed_slot, desk):
 
 
 def test_release_covers_only_the_horizon(hospital_rules):
-    rules, doctor = hospital_rules
+    _rules, doctor = hospital_rules
     far = make_session(doctor=doctor, date=timezone.localdate() + datetime.timedelta(days=5)).slots.get()
     release_reserves(now=timezone.now())
     far.refresh_from_db()

@@ -135,7 +135,9 @@ def test_staff_cancellation_never_counts(slot, patient, front_desk):
 
 def test_unpaid_order_expires_and_frees_its_place(slot, patient):
     appointment = _book(patient, slot)
-    assert not expire_appointment(appointment_id=appointment.pk, now=appointment.payment_deadline - datetime.timedelta(seconds=1))
+    assert not expire_appointment(
+        appointment_id=appointment.pk, now=appointment.payment_deadline - datetime.timedelta(seconds=1)
+    )
     assert expire_appointment(appointment_id=appointment.pk, now=appointment.payment_deadline)
     appointment.refresh_from_db()
     slot.refresh_from_db()
@@ -238,9 +240,7 @@ def test_outsider_cannot_waive(rules, doctor, patient, outsider):
 # --- 停诊 -----------------------------------------------------------------------------------
 
 
-def test_suspension_cancels_everything_and_counts_nothing(
-    session, slot, scheduler, django_capture_on_commit_callbacks
-):
+def test_suspension_cancels_everything_and_counts_nothing(session, slot, scheduler, django_capture_on_commit_callbacks):
     booked = _fill(slot, 3)
     _confirm(booked[0])
     with django_capture_on_commit_callbacks() as callbacks:
