@@ -9,9 +9,9 @@ from django.utils import timezone
 from accounts.phones import normalize_mobile
 from accounts.pii import lookup_hash, mask_phone
 from notifications.backends import SmsMessage, get_backend
-from notifications.errors import SmsPermanentError, SmsTransientError
+from notifications.errors import SmsPermanentError, SmsTemplateError, SmsTransientError
 from notifications.models import NotificationLog
-from notifications.templates_sms import get_template
+from notifications.templates_sms import SMS_TEMPLATES, get_template
 
 logger = logging.getLogger("notifications")
 
@@ -72,8 +72,8 @@ def deliver_sms(*, log_id: int) -> None:
     if not claimed:
         return
     log = NotificationLog.objects.get(pk=log_id)
-    sms_template = get_template(log.template)
     try:
+        sms_template = get_template(log.template)
         backend = get_backend()
         log.provider = backend.name
         NotificationLog.objects.filter(pk=log_id).update(provider=backend.name)
@@ -90,7 +90,7 @@ def deliver_sms(*, log_id: int) -> None:
         )
         logger.info("SMS %s to %s will be retried: %s", log.pk, mask_phone(log.phone), exc)
         raise
-    except (SmsPermanentError, ImproperlyConfigured) as exc:
+    except (SmsPermanentError, SmsTemplateError, ImproperlyConfigured) as exc:
         _finish(log, status=NotificationLog.Status.FAILED, error=str(exc))
         logger.error("SMS %s to %s failed: %s", log.pk, mask_phone(log.phone), exc)
         return
@@ -102,15 +102,18 @@ def deliver_sms(*, log_id: int) -> None:
 
 def _finish(log: NotificationLog, *, status: str, error: str = "", provider_message_id: str = "") -> None:
     """Final state; values a template marks sensitive (verification codes) are wiped from the log."""
-    sms_template = get_template(log.template)
-    params = sms_template.redact(log.params)
+    params, text = log.params, log.text
+    template = SMS_TEMPLATES.get(log.template)
+    if template is not None and template.sensitive:
+        params = template.redact(log.params)
+        text = template.render(params)
     NotificationLog.objects.filter(pk=log.pk, status=NotificationLog.Status.SENDING).update(
         status=status,
         error=error,
         provider_message_id=provider_message_id,
         sent_at=timezone.now() if status == NotificationLog.Status.SENT else None,
         params=params,
-        text=sms_template.render(params) if params != log.params else log.text,
+        text=text,
     )
 
 

@@ -5,6 +5,11 @@ templates name their variables (${patient}), Tencent templates number them ({1},
 the order given here. The provider's template id for a code is configured per backend
 (ALIYUN_SMS_TEMPLATE_<CODE>, TENCENT_SMS_TEMPLATE_<CODE>); the text registered with the
 provider must match `text` below, which is also what the console backend prints.
+
+Values are given as text, except: datetimes (shown in local time as 3月4日 08:30), dates
+(3月4日), and the refund `amount` as integer fen (shown as 12.50). Every parameter is
+required; `alternatives` is a whole phrase (可改约：…), and a blank one reads as a pointer to
+the platform. Keep values short: providers cap each variable (Aliyun 35 characters).
 """
 
 import datetime
@@ -108,9 +113,9 @@ SMS_TEMPLATES: dict[str, SmsTemplate] = dict(
         _template(
             "schedule_suspended",
             "{patient}，很抱歉，{hospital}{doctor}医生{time}停诊，您的预约（订单号{order_no}）已取消，"
-            "已付费用将原路退回，不计为您的取消或爽约。可改约：{alternatives}。",
+            "已付费用将原路退回，不计为您的取消或爽约。{alternatives}。",
             ["patient", "hospital", "doctor", "time", "order_no", "alternatives"],
-            blank_defaults={"alternatives": "请登录挂号平台查看其他号源"},
+            blank_defaults={"alternatives": "可改约其他号源，详情请登录挂号平台查看"},
         ),
         _template(
             "waitlist_promoted",

@@ -80,4 +80,4 @@ def test_suspension_without_alternatives_points_to_the_platform():
         {"patient": "张三", "hospital": "协和医院", "doctor": "李四", "time": "3月4日上午", "order_no": "R1",
          "alternatives": ""}
     )  # fmt: skip
-    assert params["alternatives"] == "请登录挂号平台查看其他号源"
+    assert params["alternatives"] == "可改约其他号源，详情请登录挂号平台查看"
