@@ -26,6 +26,7 @@ demo: migrate
 	$(PY) manage.py seed_demo
 
 run: demo
+	@echo "Starting web, worker and beat; Ctrl-C stops all three."
 	$(VENV)/bin/honcho -f Procfile start
 
 lint: install

@@ -189,7 +189,8 @@ SPECTACULAR_SETTINGS = {"TITLE": "网上挂号系统 API", "VERSION": "1.0.0"}
 
 # Celery: an embedded filesystem broker unless CELERY_BROKER_URL names a real one.
 BROKER_DIR = BASE_DIR / "var" / "broker"
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+# "localhost" only keeps kombu from warning that no hostname was given; nothing listens there.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem:"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
