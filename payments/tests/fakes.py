@@ -118,7 +118,9 @@ class FakeAlipayGateway:
 
     def notification(self, payment, *, sign_with=None, **overrides) -> dict:
         """A trade_status_sync notification exactly as Alipay posts it (form fields)."""
-        trade = self.trades.get(payment.out_trade_no) or self.buyer_pays(payment)
+        trade = self.trades.get(payment.out_trade_no)
+        if trade is None or ("trade_status" not in overrides and trade["trade_status"] == "WAIT_BUYER_PAY"):
+            trade = self.buyer_pays(payment)
         fields = {
             "gmt_create": "2026-01-05 10:00:00",
             "charset": "utf-8",
@@ -295,6 +297,7 @@ class FakeWechatPay:
         self.refunds: dict[str, dict] = {}
         self.requests: list[tuple[str, str, dict]] = []
         self.refund_result = "PROCESSING"
+        self.before_close = None  # a test's hook: something happens just before the close arrives
         base = re.escape(WECHAT_GATEWAY)
         mock.add_callback("POST", re.compile(base + r"/v3/pay/transactions/(native|h5)$"), callback=self._pay)
         mock.add_callback("POST", re.compile(base + r"/v3/pay/transactions/out-trade-no/[^/]+/close$"), self._close)
@@ -317,7 +320,9 @@ class FakeWechatPay:
         return trade
 
     def resource(self, payment, **overrides) -> dict:
-        trade = self.trades.get(payment.out_trade_no) or self.buyer_pays(payment)
+        trade = self.trades.get(payment.out_trade_no)
+        if trade is None or trade["trade_state"] == "NOTPAY":
+            trade = self.buyer_pays(payment)
         resource = {
             "appid": WECHAT_APPID,
             "mchid": WECHAT_MCHID,
@@ -421,6 +426,8 @@ class FakeWechatPay:
 
     def _close(self, request):
         self._record(request)
+        if self.before_close:
+            self.before_close()
         out_trade_no = urlsplit(request.url).path.split("/")[-2]
         trade = self.trades.setdefault(out_trade_no, {"trade_state": "NOTPAY", "total": 0})
         if trade["trade_state"] == "SUCCESS":
