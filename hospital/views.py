@@ -15,6 +15,7 @@ def hospital_detail(request, code):
         "hospital/hospital_detail.html",
         {
             "hospital": hospital,
+            "rules": selectors.rules_for(hospital_id=hospital.pk),
             "departments": selectors.department_tree(hospital=hospital),
             "doctors": selectors.doctors_of(hospital=hospital),
         },

@@ -53,6 +53,11 @@ def test_unknown_hospital_is_404(client, path):
     assert client.get(path).status_code == 404
 
 
+def test_not_found_page_is_in_chinese(client):
+    response = client.get("/hospitals/nonexistent/")
+    assert "页面不存在" in response.content.decode()
+
+
 def test_closed_hospital_is_404(client):
     HospitalFactory(code="closed", is_active=False)
     assert client.get("/hospitals/closed/").status_code == 404
@@ -71,3 +76,21 @@ def test_account_pages_use_the_site_layout(client, name):
     page = response.content.decode()
     assert 'href="/static/css/site.css"' in page
     assert "手机号" in page
+
+
+def test_hospital_page_states_the_hospitals_booking_rules(client):
+    from hospital.tests.factories import BookingRulesFactory
+
+    rules = BookingRulesFactory(days_ahead=14, payment_timeout_minutes=15, cancel_deadline_minutes=90)
+    page = client.get(reverse("hospital_detail", args=[rules.hospital.code])).content.decode()
+    assert "每日 15:00 放号，可预约未来 14 天的号源" in page
+    assert "15 分钟内完成支付" in page
+    assert "就诊前 90 分钟" in page
+
+
+def test_hospital_page_queries_stay_fixed(client, django_assert_max_num_queries):
+    hospital = HospitalFactory(code="city-first")
+    for _ in range(5):
+        DoctorFactory(hospital=hospital)
+    with django_assert_max_num_queries(6):
+        client.get("/hospitals/city-first/")
