@@ -121,3 +121,19 @@ def test_admin_refuses_a_patient_account(client):
 def test_admin_login_with_a_malformed_phone_is_a_form_error(client):
     response = client.post("/admin/login/", {"username": "not-a-phone", "password": "x"})
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("account_login", {"login": "abc"}),
+        ("account_login", {"login": ""}),
+        ("account_signup", {"phone": "1" * 40}),
+        ("account_request_login_code", {"phone": "+86 12"}),
+        ("account_request_login_code", {"phone": "13812345678"}),  # unknown number
+        ("account_verify_phone", {"code": "123456"}),  # no sign-up under way
+        ("account_confirm_login_code", {"code": "x"}),
+    ],
+)
+def test_bad_account_input_is_never_a_server_error(client, name, data):
+    assert client.post(reverse(name), data).status_code < 500
