@@ -122,6 +122,7 @@ class Refund(models.Model):
         FAILED = "failed", _("退款失败")
 
     TRANSITIONS = {
+        Status.PENDING: {Status.PROCESSING},  # the provider does not know it after all: submit again
         Status.PROCESSING: {Status.PENDING},
         Status.SUCCEEDED: {Status.PENDING, Status.PROCESSING},
         Status.FAILED: {Status.PENDING, Status.PROCESSING},

@@ -48,6 +48,18 @@ class PaymentStart:
     code_url: str = ""
 
 
+def _transition(model, pk: int, *, to: str, from_: tuple[str, ...], **fields) -> bool:
+    """One conditional UPDATE `from_ -> to`; the row count says whether this call made the move.
+
+    Only moves listed in the model's TRANSITIONS are allowed.
+    """
+    illegal = set(from_) - model.TRANSITIONS[to]
+    if illegal:
+        raise ValueError(f"{model.__name__}: {sorted(illegal)} -> {to} is not a legal move")
+    fields.setdefault("updated_at", timezone.now())
+    return model.objects.filter(pk=pk, status__in=from_).update(status=to, **fields) == 1
+
+
 # Starting a payment ----------------------------------------------------------------------------
 
 
@@ -157,13 +169,12 @@ def record_payment_paid(*, payment: Payment, report: TradeReport) -> bool:
         "paid_at": report.paid_at or now,
         "provider_trade_no": report.trade_no[:64],
         "notification": report.raw or None,
-        "updated_at": now,
     }
     try:
         with transaction.atomic():
-            won = Payment.objects.filter(pk=locked.pk, status__in=PAYABLE).update(status=Payment.Status.PAID, **fields)
+            won = _transition(Payment, locked.pk, to=Payment.Status.PAID, from_=PAYABLE, **fields)
     except IntegrityError:
-        Payment.objects.filter(pk=locked.pk, status__in=PAYABLE).update(status=Payment.Status.REFUNDING, **fields)
+        _transition(Payment, locked.pk, to=Payment.Status.REFUNDING, from_=PAYABLE, **fields)
         refund = Refund.objects.create(payment=locked, amount_fen=locked.amount_fen, reason=DUPLICATE_PAYMENT_REASON)
         logger.warning("Order %s paid twice; refunding %s automatically", locked.order_no, locked.out_trade_no)
         _submit_on_commit(refund)
@@ -176,11 +187,8 @@ def record_payment_paid(*, payment: Payment, report: TradeReport) -> bool:
 
 
 def _mark_closed(*, payment: Payment) -> bool:
-    now = timezone.now()
-    return bool(
-        Payment.objects.filter(pk=payment.pk, status=Payment.Status.CREATED).update(
-            status=Payment.Status.CLOSED, closed_at=now, updated_at=now
-        )
+    return _transition(
+        Payment, payment.pk, to=Payment.Status.CLOSED, from_=(Payment.Status.CREATED,), closed_at=timezone.now()
     )
 
 
@@ -263,9 +271,7 @@ def _open_refund(*, order_no: str, reason: str) -> Refund | None:
     already = sum(payment.refunds.filter(status=Refund.Status.SUCCEEDED).values_list("amount_fen", flat=True))
     if already + amount > payment.amount_fen:
         raise InvalidAmount()
-    Payment.objects.filter(pk=payment.pk, status=Payment.Status.PAID).update(
-        status=Payment.Status.REFUNDING, updated_at=timezone.now()
-    )
+    _transition(Payment, payment.pk, to=Payment.Status.REFUNDING, from_=(Payment.Status.PAID,))
     return Refund.objects.create(payment=payment, amount_fen=amount, reason=str(reason)[:80])
 
 
@@ -304,9 +310,7 @@ def refresh_refund(*, refund_id: int) -> Refund:
         return refund
     report = get_provider(refund.payment.provider).query_refund(refund)
     if report.state is RefundState.NOT_FOUND:
-        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PROCESSING).update(
-            status=Refund.Status.PENDING, updated_at=timezone.now()
-        )
+        _transition(Refund, refund.pk, to=Refund.Status.PENDING, from_=(Refund.Status.PROCESSING,))
         return submit_refund(refund_id=refund.pk)
     return _apply_refund_report(refund=refund, report=report)
 
@@ -332,12 +336,14 @@ def _apply_refund_report(*, refund: Refund, report: RefundReport) -> Refund:
     if report.state is RefundState.SUCCEEDED:
         _mark_refund_succeeded(refund=refund, report=report)
     elif report.state is RefundState.PROCESSING:
-        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
-            status=Refund.Status.PROCESSING,
+        _transition(
+            Refund,
+            refund.pk,
+            to=Refund.Status.PROCESSING,
+            from_=(Refund.Status.PENDING,),
             provider_refund_id=report.provider_refund_id[:64],
             raw=report.raw or None,
             last_error="",
-            updated_at=timezone.now(),
         )
     elif report.state is RefundState.FAILED:
         _mark_refund_failed(refund=refund, report=report)
@@ -351,19 +357,19 @@ def _mark_refund_succeeded(*, refund: Refund, report: RefundReport) -> bool:
     Payment.objects.select_for_update().get(pk=refund.payment_id)
     locked = Refund.objects.select_for_update().get(pk=refund.pk)
     now = timezone.now()
-    won = Refund.objects.filter(pk=locked.pk, status__in=Refund.IN_FLIGHT_STATUSES).update(
-        status=Refund.Status.SUCCEEDED,
+    won = _transition(
+        Refund,
+        locked.pk,
+        to=Refund.Status.SUCCEEDED,
+        from_=Refund.IN_FLIGHT_STATUSES,
         provider_refund_id=report.provider_refund_id[:64] or locked.provider_refund_id,
         raw=report.raw or locked.raw,
         last_error="",
         succeeded_at=now,
-        updated_at=now,
     )
     if not won:
         return False
-    Payment.objects.filter(pk=locked.payment_id, status=Payment.Status.REFUNDING).update(
-        status=Payment.Status.REFUNDED, updated_at=now
-    )
+    _transition(Payment, locked.payment_id, to=Payment.Status.REFUNDED, from_=(Payment.Status.REFUNDING,))
     locked.refresh_from_db()
     refund_succeeded.send(sender=Refund, refund=locked)
     return True
@@ -372,9 +378,13 @@ def _mark_refund_succeeded(*, refund: Refund, report: RefundReport) -> bool:
 @transaction.atomic
 def _mark_refund_failed(*, refund: Refund, report: RefundReport) -> bool:
     Payment.objects.select_for_update().get(pk=refund.payment_id)
-    now = timezone.now()
-    won = Refund.objects.filter(pk=refund.pk, status__in=Refund.IN_FLIGHT_STATUSES).update(
-        status=Refund.Status.FAILED, last_error=report.error[:255], raw=report.raw or None, updated_at=now
+    won = _transition(
+        Refund,
+        refund.pk,
+        to=Refund.Status.FAILED,
+        from_=Refund.IN_FLIGHT_STATUSES,
+        last_error=report.error[:255],
+        raw=report.raw or None,
     )
     if not won:
         return False
@@ -382,9 +392,7 @@ def _mark_refund_failed(*, refund: Refund, report: RefundReport) -> bool:
     try:
         with transaction.atomic():
             # The money is still with us: the payment is paid again and may be refunded anew.
-            Payment.objects.filter(pk=refund.payment_id, status=Payment.Status.REFUNDING).update(
-                status=Payment.Status.PAID, updated_at=now
-            )
+            _transition(Payment, refund.payment_id, to=Payment.Status.PAID, from_=(Payment.Status.REFUNDING,))
     except IntegrityError:
         logger.error("Refund of duplicate payment %s failed; it needs a manual refund", refund.payment_id)
     return True

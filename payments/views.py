@@ -35,7 +35,8 @@ def notify_alipay(request):
         services.receive_payment_notification(provider=Provider.ALIPAY, incoming=_incoming(request))
     except (NotificationRejected, ProviderUnavailable) as exc:
         logger.warning("Alipay notification rejected: %s", exc.detail)
-        return HttpResponse("fail", content_type="text/plain", status=exc.status if exc.status < 500 else 400)
+        # 4xx for a notification we refuse; 503 while we cannot verify (keys missing): retry later.
+        return HttpResponse("fail", content_type="text/plain", status=exc.status)
     except Exception:
         logger.exception("Alipay notification could not be applied")
         return HttpResponse("fail", content_type="text/plain", status=500)
@@ -51,7 +52,7 @@ def _wechat_notification(request, receive):
         receive(provider=Provider.WECHAT, incoming=_incoming(request))
     except (NotificationRejected, ProviderUnavailable) as exc:
         logger.warning("WeChat Pay notification rejected: %s", exc.detail)
-        return _wechat_failure(exc.detail, exc.status if exc.status < 500 else 400)
+        return _wechat_failure(exc.detail, exc.status)
     except Exception:
         logger.exception("WeChat Pay notification could not be applied")
         return _wechat_failure("internal error", 500)

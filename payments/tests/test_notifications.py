@@ -96,14 +96,15 @@ def test_alipay_bad_notifications_are_rejected_and_change_nothing(client, alipay
 
 
 @pytest.mark.django_db
-def test_alipay_notification_is_rejected_when_alipay_is_not_configured(client, alipay, monkeypatch):
+def test_alipay_notification_is_refused_for_retry_while_alipay_is_not_configured(client, alipay, monkeypatch):
     payment = PaymentFactory(provider=Provider.ALIPAY)
     fields = alipay.notification(payment)
     monkeypatch.delenv("ALIPAY_PUBLIC_KEY")
 
     response = post_alipay(client, fields)
 
-    assert response.status_code == 400
+    assert response.status_code == 503
+    assert response.content == b"fail"
     assert unchanged(payment)
 
 
