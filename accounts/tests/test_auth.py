@@ -137,3 +137,15 @@ def test_admin_login_with_a_malformed_phone_is_a_form_error(client):
 )
 def test_bad_account_input_is_never_a_server_error(client, name, data):
     assert client.post(reverse(name), data).status_code < 500
+
+
+def test_app_api_logs_in_with_phone_and_password(client):
+    UserFactory(phone="13812345678")
+    url = "/_allauth/app/v1/auth/login"
+    response = client.post(
+        url, {"phone": "+8613812345678", "password": DEFAULT_PASSWORD}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    assert response.json()["meta"]["session_token"]
+    wrong = client.post(url, {"phone": "+8613812345678", "password": "wrong"}, content_type="application/json")
+    assert wrong.status_code == 400

@@ -327,6 +327,8 @@ class Command(BaseCommand):
             f"  管理后台：  {site}/admin/",
             "  演示账号（手机号 / 密码）：",
             *[f"    {login.role}：{login.phone} / {login.password}" for login in logins],
+            "  患者在网页上用短信验证码登录；开发环境不发短信，验证码打印在 worker 日志（SMS to …）里。",
+            "  密码用于管理后台和 App 接口（/_allauth/app/v1/auth/login）。",
             "",
         ]
         self.stdout.write("\n".join(lines))
