@@ -64,8 +64,8 @@ class WechatProvider(PaymentProvider):
                 cert_serial_no=settings.cert_serial_no,
                 appid=settings.appid,
                 apiv3_key=settings.apiv3_key,
-                notify_url=None,
-                logger=logger,
+                notify_url=None,  # given per call
+                # No SDK logger: at debug level it would log Authorization headers and decrypted bodies.
                 timeout=(5, settings.timeout),
                 public_key=settings.public_key,
                 public_key_id=settings.public_key_id,

@@ -56,6 +56,7 @@ def deliver_paid_notification(payment, alipay):
 @settings(
     max_examples=60,
     deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(ops=operations)
