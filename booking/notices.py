@@ -28,7 +28,8 @@ def _send(patient, template: str, params: dict, dedupe_key: str | None = None) -
 
         send_sms(phone=phone, template=template, params=params, dedupe_key=dedupe_key)
 
-    transaction.on_commit(deliver)
+    # robust: a message that cannot be queued must never turn a committed booking into an error.
+    transaction.on_commit(deliver, robust=True)
 
 
 def _when(appointment: Appointment) -> str:
@@ -108,6 +109,9 @@ def schedule_suspended(appointment: Appointment, *, alternatives: str) -> None:
 
 
 def waitlist_promoted(appointment: Appointment) -> None:
+    if appointment.payment_deadline is None:
+        appointment_confirmed(appointment)
+        return
     _send(
         appointment.patient,
         "waitlist_promoted",
@@ -122,6 +126,9 @@ def waitlist_promoted(appointment: Appointment) -> None:
 
 
 def lottery_won(appointment: Appointment) -> None:
+    if appointment.payment_deadline is None:
+        appointment_confirmed(appointment)
+        return
     _send(
         appointment.patient,
         "lottery_won",

@@ -848,3 +848,49 @@ def _release_schedule_channels(*, schedule: Schedule, flag: str, channels: tuple
             if any(slot.free_of(c) for c in channels):
                 offer_to_waitlist(slot=slot, now=now)
     return moved
+
+
+# ---------------------------------------------------------------------------------------------
+# Money: what payments tells us (through its signals, see booking/receivers.py)
+
+
+def record_payment(*, order_no: str, amount_fen: int, paid_at: datetime.datetime) -> Appointment | None:
+    """The money for an order arrived. Confirms a waiting order exactly once.
+
+    A payment for an order that has already expired or been cancelled (it arrived late), or for
+    the wrong amount, is refunded automatically. Returns None for an order that is not ours.
+    """
+    with transaction.atomic():
+        appointment = (
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("patient__user", "doctor", "hospital")
+            .filter(order_no=order_no)
+            .first()
+        )
+        if appointment is None:
+            return None
+        if appointment.paid_at is not None:
+            return appointment  # the same payment announced again
+        changes = {"paid_at": paid_at}
+        if appointment.status == Status.PENDING_PAYMENT and amount_fen == appointment.fee_fen:
+            changes["status"] = Status.CONFIRMED
+        else:
+            changes["refund_requested_at"] = timezone.now()
+        Appointment.objects.filter(pk=appointment.pk).update(**changes)
+        for name, value in changes.items():
+            setattr(appointment, name, value)
+        if appointment.status == Status.CONFIRMED and "status" in changes:
+            notices.appointment_confirmed(appointment)
+        else:
+            logger.warning("payment for %s arrived in status %s; refunding it", order_no, appointment.status)
+            _request_refund_on_commit(appointment)
+    return appointment
+
+
+def record_refund(*, order_no: str, refunded_at: datetime.datetime) -> Appointment | None:
+    """The money went back: a cancelled or expired order becomes `refunded`."""
+    Appointment.objects.filter(order_no=order_no, status__in=[Status.CANCELLED, Status.EXPIRED]).update(
+        status=Status.REFUNDED, refunded_at=refunded_at, updated_at=refunded_at
+    )
+    Appointment.objects.filter(order_no=order_no, refunded_at__isnull=True).update(refunded_at=refunded_at)
+    return Appointment.objects.filter(order_no=order_no).first()
