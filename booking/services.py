@@ -887,6 +887,33 @@ def record_payment(*, order_no: str, amount_fen: int, paid_at: datetime.datetime
     return appointment
 
 
+def pay_appointment(
+    *, user, appointment: Appointment, provider: str, method: str, client_ip: str = "", return_url: str = ""
+):
+    """Start (or resume) paying a waiting order with Alipay, WeChat Pay or the 模拟支付 sandbox."""
+    from payments.services import start_payment
+
+    appointment = Appointment.objects.select_related("patient", "doctor", "hospital").get(pk=appointment.pk)
+    if user.pk not in (appointment.patient.user_id, appointment.booked_by_id):
+        raise errors.NotOwner()
+    if appointment.status != Status.PENDING_PAYMENT:
+        raise errors.InvalidStatus(status=appointment.get_status_display())
+    subject = _("%(hospital)s %(doctor)s 挂号费") % {
+        "hospital": appointment.hospital.name,
+        "doctor": appointment.doctor.name,
+    }
+    return start_payment(
+        order_no=appointment.order_no,
+        amount_fen=appointment.fee_fen,
+        subject=subject,
+        provider=provider,
+        method=method,
+        expires_at=appointment.payment_deadline,
+        client_ip=client_ip,
+        return_url=return_url,
+    )
+
+
 def record_refund(*, order_no: str, refunded_at: datetime.datetime) -> Appointment | None:
     """The money went back: a cancelled or expired order becomes `refunded`."""
     Appointment.objects.filter(order_no=order_no, status__in=[Status.CANCELLED, Status.EXPIRED]).update(

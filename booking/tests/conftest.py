@@ -52,3 +52,7 @@ def front_desk(doctor):
 @pytest.fixture
 def scheduler(doctor):
     return HospitalStaffFactory(hospital=doctor.hospital, role=HospitalStaff.Role.SCHEDULER).user
+
+
+# The payment providers' fake servers (real SDK code, HTTP intercepted) for end-to-end payment tests.
+from payments.tests.conftest import keys, sandbox, wechat  # noqa: E402, F401

@@ -1,0 +1,16 @@
+"""Booking listens to payments at its one boundary: a payment settled, a refund completed."""
+
+from django.dispatch import receiver
+
+from booking import services
+from payments.signals import payment_succeeded, refund_succeeded
+
+
+@receiver(payment_succeeded, dispatch_uid="booking.payment_succeeded")
+def on_payment_succeeded(sender, payment, **kwargs):
+    services.record_payment(order_no=payment.order_no, amount_fen=payment.amount_fen, paid_at=payment.paid_at)
+
+
+@receiver(refund_succeeded, dispatch_uid="booking.refund_succeeded")
+def on_refund_succeeded(sender, refund, **kwargs):
+    services.record_refund(order_no=refund.payment.order_no, refunded_at=refund.succeeded_at)
