@@ -23,6 +23,7 @@ migrate: install .env
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
+	$(PY) manage.py setup_periodic_tasks
 	$(PY) manage.py seed_demo
 
 run: demo

@@ -289,3 +289,21 @@ def verify_draw(*, schedule: Schedule) -> DrawCheck:
         expected_winners=expected_winners,
         recorded_winners=recorded_winners,
     )
+
+
+def draw_due_schedules(*, now: datetime.datetime | None = None) -> list[DrawResult]:
+    """Draw every lottery or priority session whose request window has closed, each in its own transaction."""
+    now = now or timezone.now()
+    due = Schedule.objects.filter(
+        status=Schedule.Status.PUBLISHED,
+        allocation_policy__in=[PolicyName.LOTTERY, PolicyName.PRIORITY],
+        drawn_at__isnull=True,
+        request_closes_at__lte=now,
+    ).values_list("pk", flat=True)
+    results = []
+    for schedule_id in list(due):
+        try:
+            results.append(draw_schedule(schedule=Schedule(pk=schedule_id), now=now))
+        except errors.DrawNotDue:
+            continue  # another worker drew it first
+    return results

@@ -3,6 +3,11 @@ from celery import shared_task
 from notifications.errors import SmsTransientError
 from notifications.services import MAX_ATTEMPTS, deliver_sms, requeue_pending_sms
 
+# Collected by `manage.py setup_periodic_tasks` into django-celery-beat: (name, task, every N seconds).
+BEAT_SCHEDULE = [
+    ("notifications: requeue pending SMS", "notifications.tasks.requeue_pending_sms_task", 300),
+]
+
 
 @shared_task(bind=True, max_retries=MAX_ATTEMPTS - 1)
 def deliver_sms_task(self, log_id):

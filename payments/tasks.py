@@ -11,6 +11,12 @@ from payments.errors import ProviderError, ProviderUnavailable
 logger = logging.getLogger(__name__)
 
 
+# Collected by `manage.py setup_periodic_tasks` into django-celery-beat: (name, task, every N seconds).
+BEAT_SCHEDULE = [
+    ("payments: sweep processing refunds", "payments.tasks.sweep_processing_refunds", 300),
+]
+
+
 @shared_task(bind=True, max_retries=5)
 def refresh_refund(self, refund_id: int) -> str:
     """Submit a pending refund again or query a processing one (WeChat) until it is final."""

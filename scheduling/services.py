@@ -133,3 +133,13 @@ def publish_schedule(*, schedule: Schedule) -> bool:
     return bool(
         Schedule.objects.filter(pk=schedule.pk, status=Schedule.Status.DRAFT).update(status=Schedule.Status.PUBLISHED)
     )
+
+
+def generate_upcoming_schedules(*, today: datetime.date | None = None, extra_days: int = 7) -> int:
+    """Keep every hospital's sessions generated for its booking window plus a week, ahead of release."""
+    today = today or timezone.localdate()
+    created = 0
+    for hospital in Hospital.objects.filter(is_active=True):
+        days = rules_for(hospital_id=hospital.pk).days_ahead + extra_days
+        created += generate_schedules(hospital=hospital, start_date=today, days=days)
+    return created
