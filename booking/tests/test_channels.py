@@ -167,3 +167,13 @@ def test_release_covers_only_the_horizon(hospital_rules):
     release_reserves(now=timezone.now())
     far.refresh_from_db()
     assert far.reserves_released_at is None
+
+
+def test_patients_see_online_places_and_staff_see_every_channel(mixed_slot, desk):
+    from scheduling.selectors import slots_for_patients, slots_for_staff
+
+    book_slot(user=desk, patient=PatientFactory(), slot=mixed_slot, channel=Channel.WINDOW)
+    patient_view = slots_for_patients(schedule=mixed_slot.schedule).get()
+    staff_view = slots_for_staff(schedule=mixed_slot.schedule).get()
+    assert patient_view.places_left == 5
+    assert (staff_view.online_left, staff_view.window_left, staff_view.places_left) == (5, 2, 9)
