@@ -1,8 +1,9 @@
 """Admin scoping: a hospital's staff see and change only their own hospital's rows."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 
-from hospital.models import Hospital
+from hospital.models import Hospital, HospitalStaff
 
 
 def staff_hospital_id(user) -> int | None:
@@ -11,6 +12,26 @@ def staff_hospital_id(user) -> int | None:
         return None
     staff = getattr(user, "hospital_staff", None)
     return staff.hospital_id if staff is not None else -1
+
+
+def works_at(user, hospital_id: int) -> bool:
+    """Whether the user is staff of that hospital (superusers work everywhere).
+
+    For admin actions whose service has no staff check of its own (publishing, an early draw);
+    read from the database, not from the scoped queryset the action was given.
+    """
+    return user.is_superuser or HospitalStaff.objects.filter(user_id=user.pk, hospital_id=hospital_id).exists()
+
+
+def _filter_path(entry) -> str:
+    """The lookup a `list_filter` entry filters on: "hospital", ("doctor__hospital", SomeFilter), …"""
+    if isinstance(entry, (list, tuple)):
+        entry = entry[0]
+    return entry if isinstance(entry, str) else ""
+
+
+def _is_hospital_filter(entry) -> bool:
+    return _filter_path(entry).endswith("hospital")
 
 
 class HospitalScopedAdmin(admin.ModelAdmin):
@@ -24,6 +45,29 @@ class HospitalScopedAdmin(admin.ModelAdmin):
         if hospital_id is None:
             return queryset
         return queryset.filter(**{f"{self.hospital_path}_id": hospital_id})
+
+    def get_list_filter(self, request):
+        """A hospital filter would list every hospital's name; staff only ever see their own."""
+        list_filter = super().get_list_filter(request)
+        if staff_hospital_id(request.user) is None:
+            return list_filter
+        return [entry for entry in list_filter if not _is_hospital_filter(entry)]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        """A hidden hospital filter stays a valid lookup (an old link keeps working, not a 400);
+        it can only narrow the scoped queryset, never widen it."""
+        for entry in self.list_filter:
+            path = _filter_path(entry)
+            if _is_hospital_filter(entry) and (lookup == path or lookup.startswith(f"{path}__")):
+                return True
+        return super().lookup_allowed(lookup, value, request)
+
+    def nothing_in_scope(self, request, queryset) -> bool:
+        """For actions: the selected ids went through the scoped queryset, so none left means none were ours."""
+        if queryset.exists():
+            return False
+        self.message_user(request, _("所选记录不存在或不属于本院，未做任何更改。"), messages.WARNING)
+        return True
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         hospital_id = staff_hospital_id(request.user)

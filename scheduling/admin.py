@@ -1,7 +1,19 @@
-from django.contrib import admin
+"""Schedules and slots in the staff admin.
 
-from hospital.admin_scope import HospitalScopedAdmin
+booking/admin.py extends ScheduleAdmin and SlotAdmin with the booking engine's staff actions
+(停诊, 加号, 抽签): those call booking's services, and scheduling must not depend on booking.
+"""
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from hospital.admin_scope import HospitalScopedAdmin, works_at
+from hospital.channels import CHANNEL_ORDER, Channel
 from scheduling.models import Schedule, ScheduleTemplate, Slot, SlotAdjustment
+from scheduling.services import publish_schedule
+
+NOT_OUR_HOSPITAL = gettext_lazy("只有本院工作人员可以进行此操作。")
 
 
 @admin.register(ScheduleTemplate)
@@ -14,13 +26,53 @@ class ScheduleTemplateAdmin(HospitalScopedAdmin):
     list_select_related = ["doctor", "department"]
 
 
-class SlotInline(admin.TabularInline):
+class ChannelPlacesMixin:
+    """Per-channel places of a slot as "已约/号源" columns, plus whether the unused reserve went online."""
+
+    @admin.display(description=gettext_lazy("线上 已约/号源"))
+    def online_places(self, slot):
+        return _channel_places(slot, Channel.ONLINE)
+
+    @admin.display(description=gettext_lazy("平台 已约/号源"))
+    def partner_places(self, slot):
+        return _channel_places(slot, Channel.PARTNER)
+
+    @admin.display(description=gettext_lazy("窗口 已约/号源"))
+    def window_places(self, slot):
+        return _channel_places(slot, Channel.WINDOW)
+
+    @admin.display(description=gettext_lazy("诊间 已约/号源"))
+    def clinic_places(self, slot):
+        return _channel_places(slot, Channel.CLINIC)
+
+    @admin.display(description=gettext_lazy("平台余号已转线上"), boolean=True)
+    def partner_released(self, slot):
+        return slot.partner_released_at is not None
+
+    @admin.display(description=gettext_lazy("窗口/诊间余号已转线上"), boolean=True)
+    def reserves_released(self, slot):
+        return slot.reserves_released_at is not None
+
+
+def _channel_places(slot: Slot, channel: str) -> str:
+    return f"{slot.booked_of(channel)}/{slot.capacity_of(channel)}"
+
+
+CHANNEL_PLACES_COLUMNS = [f"{channel}_places" for channel in CHANNEL_ORDER]
+
+
+class SlotInline(ChannelPlacesMixin, admin.TabularInline):
+    """Read-only: places change only through booking, 加号 and 停诊, never by editing the row."""
+
     model = Slot
     extra = 0
     can_delete = False
-    fields = ["start_at", "end_at", "capacity", "booked", "online_capacity", "online_booked", "partner_capacity",
-              "partner_booked", "window_capacity", "window_booked", "clinic_capacity", "clinic_booked"]  # fmt: skip
+    fields = ["start_at", "end_at", "capacity", "booked", *CHANNEL_PLACES_COLUMNS, "partner_released",
+              "reserves_released", "is_open"]  # fmt: skip
     readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Schedule)
@@ -33,13 +85,47 @@ class ScheduleAdmin(HospitalScopedAdmin):
     list_select_related = ["doctor", "department"]
     readonly_fields = ["last_queue_number", "draw_seed", "drawn_at", "suspended_at", "suspended_by"]
     inlines = [SlotInline]
+    actions = ["publish"]
+
+    def get_readonly_fields(self, request, obj=None):
+        """Status changes only through the actions (发布, 停诊), which do everything that goes with them."""
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += ["status", "suspended_reason"]
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        # Write back only what the form changed: a full-row save would overwrite counters that
+        # bookings and 加号 move concurrently with conditional UPDATEs (last_queue_number).
+        if change:
+            obj.save(update_fields=[name for name in form.changed_data if name in form.fields])
+        else:
+            obj.save()
+
+    @admin.action(permissions=["change"], description=gettext_lazy("发布所选出诊"))
+    def publish(self, request, queryset):
+        if self.nothing_in_scope(request, queryset):
+            return
+        published = skipped = 0
+        for schedule in queryset.select_related("doctor"):
+            if not works_at(request.user, schedule.doctor.hospital_id):
+                self.message_user(request, f"{schedule}：{NOT_OUR_HOSPITAL}", messages.ERROR)
+                continue
+            if publish_schedule(schedule=schedule):
+                published += 1
+            else:
+                skipped += 1
+        if published:
+            self.message_user(request, _("发布成功：%(count)d个出诊。") % {"count": published}, messages.SUCCESS)
+        if skipped:
+            self.message_user(request, _("%(count)d个出诊不是草稿，未发布。") % {"count": skipped}, messages.WARNING)
 
 
 @admin.register(Slot)
-class SlotAdmin(HospitalScopedAdmin):
+class SlotAdmin(ChannelPlacesMixin, HospitalScopedAdmin):
     hospital_path = "schedule__doctor__hospital"
-    list_display = ["__str__", "capacity", "booked", "online_capacity", "online_booked", "window_capacity",
-                    "window_booked"]  # fmt: skip
+    list_display = ["__str__", "capacity", "booked", *CHANNEL_PLACES_COLUMNS, "partner_released", "reserves_released",
+                    "is_open"]  # fmt: skip
     list_filter = ["schedule__doctor__hospital", "schedule__date"]
     search_fields = ["schedule__doctor__name"]
     list_select_related = ["schedule__doctor"]
@@ -47,6 +133,9 @@ class SlotAdmin(HospitalScopedAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def save_model(self, request, obj, form, change):
+        """Every field is read-only; writing the row back could undo a concurrent booking's count."""
 
 
 @admin.register(SlotAdjustment)
