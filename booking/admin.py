@@ -53,7 +53,7 @@ class StaffActionsMixin:
     """Helpers shared by the actions below: the intermediate form page and the result messages."""
 
     def bound_form(self, request, form_class, **kwargs):
-        """The action's form, bound once the intermediate page was submitted with 应用."""
+        """The action's form, bound once the intermediate page was submitted (its button is named `apply`)."""
         return form_class(request.POST if "apply" in request.POST else None, **kwargs)
 
     def action_form_page(self, request, queryset, *, form, action, title, intro, columns, row, submit_label):
@@ -357,27 +357,21 @@ class AppointmentAdmin(StaffActionsMixin, MaskedPatientMixin, ReadOnlyRowsMixin,
 
 
 @admin.register(BookingRequest)
-class BookingRequestAdmin(HospitalScopedAdmin):
+class BookingRequestAdmin(ReadOnlyRowsMixin, HospitalScopedAdmin):
     hospital_path = "schedule__doctor__hospital"
     list_display = ["patient", "schedule", "urgency", "score", "draw_rank", "status", "created_at"]
     list_filter = ["status", "urgency", "schedule__doctor__hospital"]
     search_fields = ["patient__name", "schedule__doctor__name"]
     readonly_fields = [f.name for f in BookingRequest._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(WaitlistEntry)
-class WaitlistEntryAdmin(HospitalScopedAdmin):
+class WaitlistEntryAdmin(ReadOnlyRowsMixin, HospitalScopedAdmin):
     hospital_path = "schedule__doctor__hospital"
     list_display = ["patient", "schedule", "status", "created_at", "promoted_at"]
     list_filter = ["status", "schedule__doctor__hospital"]
     search_fields = ["patient__name", "schedule__doctor__name"]
     readonly_fields = [f.name for f in WaitlistEntry._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
 
 # ---------------------------------------------------------------------------------------------
