@@ -16,6 +16,7 @@ Priority score (higher first; ties broken by the same seeded lottery order):
 """
 
 import datetime
+import logging
 import random
 import secrets
 from dataclasses import dataclass
@@ -28,10 +29,22 @@ from django.utils.translation import gettext as _
 from accounts.models import Patient
 from booking import errors, notices
 from booking.models import Appointment, BookingRequest
-from booking.services import _check_actor, _check_person, _local_text, _place_appointment, _schedule_rules
+from booking.services import (
+    _check_actor,
+    _check_person,
+    _local_text,
+    _place_appointment,
+    _schedule_rules,
+    lock_person,
+    lock_slots,
+    read_schedule_fenced,
+    try_lock_person,
+)
 from hospital.channels import Channel
 from scheduling.models import AllocationPolicy as PolicyName
 from scheduling.models import Schedule, Slot
+
+logger = logging.getLogger(__name__)
 
 URGENCY_POINTS = {
     BookingRequest.Urgency.ROUTINE: 0,
@@ -117,11 +130,16 @@ def request_booking(
 ) -> BookingRequest:
     """Enter a lottery or priority session during its request window."""
     now = now or timezone.now()
+    if isinstance(urgency, bool) or urgency not in BookingRequest.Urgency.values:
+        raise errors.InvalidUrgency()
+    if channel not in (Channel.ONLINE, Channel.PARTNER):
+        raise ValueError("requests come from patients or partners")
     with transaction.atomic():
-        schedule = Schedule.objects.select_related("doctor", "department").get(pk=schedule.pk)
-        if channel not in (Channel.ONLINE, Channel.PARTNER):
-            raise ValueError("requests come from patients or partners")
-        _check_actor(user=user, patient=patient, channel=channel, hospital_id=schedule.doctor.hospital_id)
+        hospital_id = Schedule.objects.values_list("doctor__hospital_id", flat=True).get(pk=schedule.pk)
+        _check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
+        lock_person(patient)
+        patient = Patient.objects.get(pk=patient.pk)
+        schedule = read_schedule_fenced(schedule.pk)
         if schedule.status != Schedule.Status.PUBLISHED:
             raise errors.ScheduleUnavailable()
         if not schedule.uses_requests:
@@ -131,7 +149,6 @@ def request_booking(
                 opens=_local_text(schedule.release_at), closes=_local_text(schedule.request_closes_at)
             )
         rules = _schedule_rules(schedule)
-        patient = Patient.objects.select_for_update().get(pk=patient.pk)
         _check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
         try:
             with transaction.atomic():
@@ -184,6 +201,7 @@ def draw_schedule(*, schedule: Schedule, now: datetime.datetime | None = None, s
     """
     now = now or timezone.now()
     with transaction.atomic():
+        lock_slots(schedule_id=schedule.pk)  # slots before the schedule: the lock order of booking.services
         schedule = (
             Schedule.objects.select_for_update(of=("self",)).select_related("doctor", "department").get(pk=schedule.pk)
         )
@@ -214,6 +232,8 @@ def draw_schedule(*, schedule: Schedule, now: datetime.datetime | None = None, s
         for rank, request in enumerate(ordered, start=1):
             outcome = {"draw_rank": rank}
             try:
+                if not try_lock_person(request.patient, attempts=25):
+                    raise errors.BookingError(message=_("该就诊人正在办理其他预约"))
                 _check_person(patient=request.patient, schedule=schedule, rules=rules, channel=request.channel, now=now)
             except errors.BookingError as exc:
                 outcome.update(status=BookingRequest.Status.INELIGIBLE, result_note=exc.detail[:200])
@@ -248,7 +268,8 @@ def _place_in_first_free_slot(*, request, slots, rules, now) -> Appointment | No
                     partner=getattr(request.booked_by, "partner", None) if request.channel == Channel.PARTNER else None,
                     rules=rules,
                     now=now,
-                    payment_minutes=rules.payment_timeout_minutes,
+                    # Winners learn of it by SMS, maybe hours after they asked: the waitlist's longer time.
+                    payment_minutes=rules.waitlist_payment_minutes,
                 )
         except errors.SlotFull:
             continue
@@ -269,8 +290,9 @@ class DrawCheck:
 def verify_draw(*, schedule: Schedule) -> DrawCheck:
     """Recompute the draw from the stored seed (and stored priority scores) and compare.
 
-    The recomputed order must equal the recorded ranks, and the winners must be exactly the
-    first eligible requests in that order, as many as won.
+    The recomputed order must equal the recorded ranks, and in each channel the winners must be
+    exactly the first eligible requests of that channel in that order, as many as won there
+    (each channel's places are given in draw order to that channel's requests).
     """
     schedule = Schedule.objects.get(pk=schedule.pk)
     if schedule.draw_seed is None:
@@ -279,9 +301,17 @@ def verify_draw(*, schedule: Schedule) -> DrawCheck:
     expected_order = [r.pk for r in POLICIES[schedule.allocation_policy].order(requests, schedule.draw_seed)]
     recorded_order = [r.pk for r in sorted(requests, key=lambda r: r.draw_rank or 0)]
     status_of = {r.pk: r.status for r in requests}
+    channel_of = {r.pk: r.channel for r in requests}
     recorded_winners = [pk for pk in recorded_order if status_of[pk] == BookingRequest.Status.WON]
-    eligible = [pk for pk in expected_order if status_of[pk] != BookingRequest.Status.INELIGIBLE]
-    expected_winners = eligible[: len(recorded_winners)]
+    expected_winners = []
+    for channel in Channel.values:
+        eligible = [
+            pk
+            for pk in expected_order
+            if channel_of[pk] == channel and status_of[pk] != BookingRequest.Status.INELIGIBLE
+        ]
+        expected_winners += eligible[: sum(1 for pk in recorded_winners if channel_of[pk] == channel)]
+    expected_winners.sort(key=expected_order.index)
     return DrawCheck(
         ok=expected_order == recorded_order and expected_winners == recorded_winners,
         expected_order=expected_order,
@@ -306,4 +336,6 @@ def draw_due_schedules(*, now: datetime.datetime | None = None) -> list[DrawResu
             results.append(draw_schedule(schedule=Schedule(pk=schedule_id), now=now))
         except errors.DrawNotDue:
             continue  # another worker drew it first
+        except Exception:  # one broken session must not stop every other draw, every minute
+            logger.exception("draw of schedule %s failed; it will be tried again", schedule_id)
     return results

@@ -103,6 +103,12 @@ class DuplicateRequest(BookingError):
     message = _("该就诊人已报名此号源。")
 
 
+class InvalidUrgency(BookingError):
+    code = "invalid_urgency"
+    status = 400
+    message = _("病情紧急程度无效。")
+
+
 class DrawNotDue(BookingError):
     code = "draw_not_due"
     message = _("报名尚未截止或已经抽签。")

@@ -1,22 +1,27 @@
 """Every write that books, cancels or moves a place goes through this module.
 
 Lock order, the same in every service, so PostgreSQL never has to break a deadlock:
-patient → slot → schedule → appointment.
+person → slots (in id order) → schedule → appointment.
 
-- Booking locks the patient row first (one person's concurrent requests queue up there, so
-  the limit checks are exact), then takes the place with one conditional UPDATE on the slot
-  row, which holds that row's lock until commit.
+- Booking first takes the person's lock (a transaction-scoped advisory lock on the ID hash, so
+  one real person's requests queue up even across accounts and the limit checks are exact),
+  then takes the place with one conditional UPDATE on the slot row, which holds that row's
+  lock until commit. Paths that already hold slot locks (waitlist offers, draws) only *try*
+  the person's lock and treat a busy person as not eligible at that moment.
 - Cancelling, expiring and 停诊 lock the slot row before the appointment, so a booking in
   flight on that slot has committed (or waits) before places are counted back.
 - 停诊 first closes its slots (`is_open = false`, in the same row the booking UPDATE tests),
   so a booking that was waiting on a slot lock finds the slot closed, not a free place.
+- Joining a waitlist and entering a draw read the schedule under a share lock, so a 停诊 or a
+  draw running at the same moment is either seen or waited for, never missed.
 """
 
 import datetime
 import logging
 import secrets
+import time
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -159,10 +164,51 @@ def _schedule_rules(schedule: Schedule) -> BookingRules:
 
 
 def _load_slot(slot_id: int, *, lock: bool = False) -> Slot:
-    queryset = Slot.objects.select_related("schedule__doctor", "schedule__department")
+    queryset = Slot.objects.select_related("schedule__doctor__hospital", "schedule__department")
     if lock:
         queryset = queryset.select_for_update(of=("self",))
     return queryset.get(pk=slot_id)
+
+
+PERSON_LOCK_CLASS = 7101  # advisory-lock namespace for "one real person"
+
+
+def lock_person(patient: Patient, *, wait: bool = True) -> bool:
+    """Serialise one real person's bookings for the rest of the transaction (PostgreSQL advisory lock).
+
+    With `wait=False` returns False at once if another transaction holds it. SQLite (`make run`)
+    runs one writer at a time anyway, so there it only locks the patient row.
+    """
+    if connection.vendor != "postgresql":
+        Patient.objects.select_for_update().filter(pk=patient.pk).exists()
+        return True
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, hashtext(%s))", [PERSON_LOCK_CLASS, patient.person_key])
+        return wait or bool(cursor.fetchone()[0])
+
+
+def try_lock_person(patient: Patient, *, attempts: int = 1) -> bool:
+    """For paths that already hold slot locks: never wait in line (that could deadlock), retry briefly."""
+    for attempt in range(attempts):
+        if lock_person(patient, wait=False):
+            return True
+        if attempt + 1 < attempts:
+            time.sleep(0.02)
+    return False
+
+
+def read_schedule_fenced(schedule_id: int) -> Schedule:
+    """The schedule under a share lock (PostgreSQL): a concurrent 停诊 or draw is waited for, not missed."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {Schedule._meta.db_table} WHERE id = %s FOR SHARE", [schedule_id])
+    return Schedule.objects.select_related("doctor__hospital", "department").get(pk=schedule_id)
+
+
+def lock_slots(*, schedule_id: int, **filters) -> list[Slot]:
+    """Lock a session's slots in id order (the module's lock order)."""
+    return list(Slot.objects.select_for_update().filter(schedule_id=schedule_id, **filters).order_by("pk"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,9 +291,9 @@ def _place_appointment(
     fields = {
         "patient": patient,
         "person_key": patient.person_key,
-        "hospital_id": schedule.doctor.hospital_id,
-        "department_id": schedule.department_id,
-        "doctor_id": schedule.doctor_id,
+        "hospital": schedule.doctor.hospital,
+        "department": schedule.department,
+        "doctor": schedule.doctor,
         "schedule": schedule,
         "slot": slot,
         "visit_date": schedule.date,
@@ -317,6 +363,10 @@ def book_slot(
         return Appointment.objects.get(booked_by_id=user.pk, idempotency_key=idempotency_key)
 
 
+def _replayed(*, user, idempotency_key: str) -> bool:
+    return Appointment.objects.filter(booked_by_id=user.pk, idempotency_key=idempotency_key).exists()
+
+
 @transaction.atomic
 def _book_slot(*, user, patient, slot_id, channel, idempotency_key, now) -> Appointment:
     now = now or timezone.now()
@@ -326,12 +376,20 @@ def _book_slot(*, user, patient, slot_id, channel, idempotency_key, now) -> Appo
     partner = _check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
     if schedule.status != Schedule.Status.PUBLISHED or not slot.is_open:
         raise errors.ScheduleUnavailable()
-    if schedule.uses_requests and channel not in STAFF_CHANNELS:
-        raise errors.RequestsOnly()
+    if schedule.uses_requests and schedule.drawn_at is None and channel not in STAFF_CHANNELS:
+        raise errors.RequestsOnly()  # after the draw, places left over are booked first come first served
     rules = _schedule_rules(schedule)
     _check_timing(schedule=schedule, slot=slot, channel=channel, rules=rules, now=now)
-    patient = Patient.objects.select_for_update().get(pk=patient.pk)
-    if idempotency_key and Appointment.objects.filter(booked_by_id=user.pk, idempotency_key=idempotency_key).exists():
+    if slot.free_of(channel) <= 0:
+        # Fast refusal in the rush: the row we just read is already full. (A free place read here
+        # proves nothing; only the conditional UPDATE in _place_appointment decides who gets it.)
+        # A retry whose first attempt took the last place must still get that first result.
+        if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
+            raise _IdempotentReplay()
+        _raise_not_placed(slot=slot, channel=channel)
+    lock_person(patient)
+    patient = Patient.objects.get(pk=patient.pk)
+    if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
         raise _IdempotentReplay()  # the first request with this key committed while we waited for the lock
     _check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
     appointment = _place_appointment(
@@ -378,7 +436,8 @@ def _request_refund_on_commit(appointment: Appointment) -> None:
     from booking.tasks import request_refund_task
 
     order_no = appointment.order_no
-    transaction.on_commit(lambda: request_refund_task.delay(order_no))
+    # robust: if the broker is down at this moment, `retry_unfinished_refunds` asks again later.
+    transaction.on_commit(lambda: request_refund_task.delay(order_no), robust=True)
 
 
 def _lock_appointment(appointment_id: int) -> tuple[Slot, Appointment]:
@@ -491,14 +550,16 @@ def suspend_schedule(*, schedule: Schedule, reason: str, by, now: datetime.datet
             hospital_id=schedule.doctor.hospital_id,
             roles=(HospitalStaff.Role.HOSPITAL_ADMIN, HospitalStaff.Role.SCHEDULER),
         )
-        # Closing the slots takes their row locks: bookings in flight finish first, later ones find them closed.
+        # Closing the slots takes their row locks (in id order): bookings in flight finish first,
+        # later ones find the slots closed.
+        lock_slots(schedule_id=schedule.pk)
         Slot.objects.filter(schedule=schedule).update(is_open=False)
         suspended = Schedule.objects.filter(
             pk=schedule.pk, status__in=[Schedule.Status.DRAFT, Schedule.Status.PUBLISHED]
         ).update(status=Schedule.Status.SUSPENDED, suspended_at=now, suspended_reason=reason[:200], suspended_by=by)
         if not suspended:
             return 0
-        slots = {slot.pk: slot for slot in Slot.objects.select_for_update().filter(schedule=schedule)}
+        slots = {slot.pk: slot for slot in lock_slots(schedule_id=schedule.pk)}
         appointments = list(
             Appointment.objects.select_for_update(of=("self",))
             .select_related("patient__user", "doctor")
@@ -605,24 +666,37 @@ def _counted_kinds(rules: BookingRules) -> list[str]:
     return [Penalty.Kind.NO_SHOW, *([Penalty.Kind.LATE_CANCEL] if rules.late_cancel_counts else [])]
 
 
-def _ban_if_threshold_crossed(*, appointment: Appointment, now) -> BookingBan | None:
-    """Count the person's unwaived records in the rules' window, since their last ban began."""
-    hospital_id, person_key = appointment.hospital_id, appointment.person_key
-    if active_ban(person_key=person_key, hospital_id=hospital_id, now=now) is not None:
-        return None
-    rules = rules_for(hospital_id=hospital_id)
-    since = now - datetime.timedelta(days=rules.no_show_window_days)
-    last_ban = BookingBan.objects.filter(person_key=person_key, hospital_id=hospital_id).order_by("-starts_at").first()
-    if last_ban is not None and last_ban.lifted_at is None and last_ban.starts_at > since:
-        since = last_ban.starts_at
-    count = Penalty.objects.filter(
+def _counted_penalties(*, person_key: str, hospital_id: int, rules: BookingRules, at: datetime.datetime) -> int:
+    """Unwaived records in the rules' window up to `at`, counting only since the previous ban began.
+
+    Issuing a ban and lifting one after a waiver both count this way, so they always agree.
+    """
+    since = at - datetime.timedelta(days=rules.no_show_window_days)
+    previous = (
+        BookingBan.objects.filter(
+            person_key=person_key, hospital_id=hospital_id, lifted_at__isnull=True, starts_at__lt=at
+        )
+        .order_by("-starts_at")
+        .first()
+    )
+    if previous is not None and previous.starts_at > since:
+        since = previous.starts_at
+    return Penalty.objects.filter(
         person_key=person_key,
         hospital_id=hospital_id,
         waived_at__isnull=True,
         kind__in=_counted_kinds(rules),
         occurred_at__gt=since,
-        occurred_at__lte=now,
+        occurred_at__lte=at,
     ).count()
+
+
+def _ban_if_threshold_crossed(*, appointment: Appointment, now) -> BookingBan | None:
+    hospital_id, person_key = appointment.hospital_id, appointment.person_key
+    if active_ban(person_key=person_key, hospital_id=hospital_id, now=now) is not None:
+        return None
+    rules = rules_for(hospital_id=hospital_id)
+    count = _counted_penalties(person_key=person_key, hospital_id=hospital_id, rules=rules, at=now)
     if count < rules.no_show_threshold:
         return None
     return BookingBan.objects.create(
@@ -648,14 +722,9 @@ def waive_penalty(*, penalty: Penalty, by, reason: str, now: datetime.datetime |
         ban = active_ban(person_key=penalty.person_key, hospital_id=penalty.hospital_id, now=now)
         if ban is not None:
             rules = rules_for(hospital_id=penalty.hospital_id)
-            remaining = Penalty.objects.filter(
-                person_key=penalty.person_key,
-                hospital_id=penalty.hospital_id,
-                waived_at__isnull=True,
-                kind__in=_counted_kinds(rules),
-                occurred_at__gt=ban.starts_at - datetime.timedelta(days=rules.no_show_window_days),
-                occurred_at__lte=ban.starts_at,
-            ).count()
+            remaining = _counted_penalties(
+                person_key=penalty.person_key, hospital_id=penalty.hospital_id, rules=rules, at=ban.starts_at
+            )
             if remaining < rules.no_show_threshold:
                 BookingBan.objects.filter(pk=ban.pk).update(
                     lifted_at=now, lifted_by=by, lift_reason=_("失信记录已撤销：%(reason)s") % {"reason": reason[:150]}
@@ -672,8 +741,11 @@ def join_waitlist(*, user, patient: Patient, schedule: Schedule, now: datetime.d
     """Join the line for a session whose online places are all taken."""
     now = now or timezone.now()
     with transaction.atomic():
-        schedule = Schedule.objects.select_related("doctor", "department").get(pk=schedule.pk)
-        _check_actor(user=user, patient=patient, channel=Channel.ONLINE, hospital_id=schedule.doctor.hospital_id)
+        hospital_id = Schedule.objects.values_list("doctor__hospital_id", flat=True).get(pk=schedule.pk)
+        _check_actor(user=user, patient=patient, channel=Channel.ONLINE, hospital_id=hospital_id)
+        lock_person(patient)
+        patient = Patient.objects.get(pk=patient.pk)
+        schedule = read_schedule_fenced(schedule.pk)
         if schedule.status != Schedule.Status.PUBLISHED:
             raise errors.ScheduleUnavailable()
         rules = _schedule_rules(schedule)
@@ -692,7 +764,6 @@ def join_waitlist(*, user, patient: Patient, schedule: Schedule, now: datetime.d
             raise errors.BookingClosed()
         if open_slots.filter(online_booked__lt=F("online_capacity")).exists():
             raise errors.WaitlistUnavailable(reason=_("尚有可预约号源，请直接预约"))
-        patient = Patient.objects.select_for_update().get(pk=patient.pk)
         _check_person(patient=patient, schedule=schedule, rules=rules, channel=Channel.ONLINE, now=now)
         try:
             with transaction.atomic():
@@ -736,8 +807,15 @@ def offer_to_waitlist(*, slot: Slot, now: datetime.datetime) -> list[Appointment
     )
     for entry in waiting:
         try:
+            if not try_lock_person(entry.patient):
+                continue  # busy booking right now: not eligible at this moment
             _check_person(patient=entry.patient, schedule=schedule, rules=rules, channel=Channel.ONLINE, now=now)
             with transaction.atomic():
+                claimed = WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistEntry.Status.WAITING).update(
+                    status=WaitlistEntry.Status.PROMOTED, promoted_at=now
+                )
+                if not claimed:
+                    continue  # the patient left the line a moment ago
                 appointment = _place_appointment(
                     slot=slot,
                     patient=entry.patient,
@@ -752,9 +830,7 @@ def offer_to_waitlist(*, slot: Slot, now: datetime.datetime) -> list[Appointment
             break
         except errors.BookingError:
             continue  # not eligible now (banned, a limit, already booked elsewhere): the next in line
-        WaitlistEntry.objects.filter(pk=entry.pk).update(
-            status=WaitlistEntry.Status.PROMOTED, appointment=appointment, promoted_at=now
-        )
+        WaitlistEntry.objects.filter(pk=entry.pk).update(appointment=appointment)
         notices.waitlist_promoted(appointment)
         promoted.append(appointment)
     return promoted
@@ -834,7 +910,7 @@ def release_reserves(*, now: datetime.datetime | None = None, horizon_days: int 
 
 def _release_schedule_channels(*, schedule: Schedule, flag: str, channels: tuple[str, ...], now) -> int:
     with transaction.atomic():
-        slots = list(Slot.objects.select_for_update().filter(schedule=schedule, **{f"{flag}__isnull": True}))
+        slots = lock_slots(schedule_id=schedule.pk, **{f"{flag}__isnull": True})
         if not slots:
             return 0
         unused = sum(F(f"{c}_capacity") - F(f"{c}_booked") for c in channels)
@@ -919,5 +995,29 @@ def record_refund(*, order_no: str, refunded_at: datetime.datetime) -> Appointme
     Appointment.objects.filter(order_no=order_no, status__in=[Status.CANCELLED, Status.EXPIRED]).update(
         status=Status.REFUNDED, refunded_at=refunded_at, updated_at=refunded_at
     )
-    Appointment.objects.filter(order_no=order_no, refunded_at__isnull=True).update(refunded_at=refunded_at)
     return Appointment.objects.filter(order_no=order_no).first()
+
+
+def retry_unfinished_refunds(*, now: datetime.datetime | None = None, older_than_minutes: int = 10) -> int:
+    """Ask payments again for every refund we requested that has not come back.
+
+    A refund request is queued after its transaction commits; if the broker was down then, or
+    the provider refused the refund, this sweep asks again. `request_refund` is idempotent (one
+    active refund per payment), so asking twice never refunds twice.
+    """
+    from payments.services import request_refund
+
+    now = now or timezone.now()
+    due = Appointment.objects.filter(
+        refund_requested_at__lte=now - datetime.timedelta(minutes=older_than_minutes),
+        refund_requested_at__gte=now - datetime.timedelta(days=30),
+        refunded_at__isnull=True,
+    ).values_list("order_no", flat=True)
+    asked = 0
+    for order_no in due[:500]:
+        try:
+            request_refund(order_no=order_no, reason="appointment_cancelled")
+            asked += 1
+        except Exception:  # one provider's trouble must not stop the sweep
+            logger.exception("refund of %s could not be requested; will try again", order_no)
+    return asked

@@ -10,6 +10,7 @@ BEAT_SCHEDULE = [
     ("booking: draw closed lotteries", "booking.tasks.draw_due_schedules_task", 60),
     ("booking: release unused reserves", "booking.tasks.release_reserves_task", 300),
     ("booking: mark no-shows", "booking.tasks.mark_no_shows_task", 900),
+    ("booking: retry unfinished refunds", "booking.tasks.retry_unfinished_refunds_task", 600),
 ]
 
 
@@ -31,6 +32,11 @@ def release_reserves_task() -> int:
 @shared_task
 def mark_no_shows_task() -> int:
     return services.mark_no_shows()
+
+
+@shared_task
+def retry_unfinished_refunds_task() -> int:
+    return services.retry_unfinished_refunds()
 
 
 @shared_task(bind=True, max_retries=8)
