@@ -5,13 +5,14 @@ booking/admin.py extends ScheduleAdmin and SlotAdmin with the booking engine's s
 """
 
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from hospital.admin_scope import HospitalScopedAdmin, works_at
 from hospital.channels import CHANNEL_ORDER, Channel
 from scheduling.models import Schedule, ScheduleTemplate, Slot, SlotAdjustment
-from scheduling.services import publish_schedule
+from scheduling.services import generate_schedules, publish_schedule
 
 NOT_OUR_HOSPITAL = gettext_lazy("只有本院工作人员可以进行此操作。")
 
@@ -24,6 +25,21 @@ class ScheduleTemplateAdmin(HospitalScopedAdmin):
     list_filter = ["doctor__hospital", "weekday", "period", "allocation_policy", "is_active"]
     search_fields = ["doctor__name", "department__name"]
     list_select_related = ["doctor", "department"]
+    actions = ["generate"]
+
+    @admin.action(permissions=["change"], description=gettext_lazy("按所选模板生成未来两周的出诊"))
+    def generate(self, request, queryset):
+        if self.nothing_in_scope(request, queryset):
+            return
+        allowed = [t.pk for t in queryset.select_related("doctor") if works_at(request.user, t.doctor.hospital_id)]
+        if len(allowed) < queryset.count():
+            self.message_user(request, NOT_OUR_HOSPITAL, messages.ERROR)
+        created = generate_schedules(
+            templates=ScheduleTemplate.objects.filter(pk__in=allowed), start_date=timezone.localdate(), days=14
+        )
+        self.message_user(
+            request, _("已生成%(count)d个出诊（已有的保持不变）。") % {"count": created}, messages.SUCCESS
+        )
 
 
 class ChannelPlacesMixin:
@@ -86,6 +102,10 @@ class ScheduleAdmin(HospitalScopedAdmin):
     readonly_fields = ["last_queue_number", "draw_seed", "drawn_at", "suspended_at", "suspended_by"]
     inlines = [SlotInline]
     actions = ["publish"]
+
+    def has_add_permission(self, request):
+        """Sessions come from weekly templates (生成出诊), which also build their slots and channel shares."""
+        return False
 
     def get_readonly_fields(self, request, obj=None):
         """Status changes only through the actions (发布, 停诊), which do everything that goes with them."""

@@ -96,14 +96,20 @@ def create_schedule(
     return schedule
 
 
-def generate_schedules(*, hospital: Hospital, start_date: datetime.date, days: int) -> int:
-    """Create the sessions of every active weekly template for `days` days from `start_date`.
+def generate_schedules(
+    *,
+    start_date: datetime.date,
+    days: int,
+    hospital: Hospital | None = None,
+    templates=None,
+) -> int:
+    """Create the sessions of active weekly templates (a hospital's, or the given ones) for `days` days.
 
     Idempotent: sessions that already exist are left as they are. Returns how many were created.
     """
-    templates = ScheduleTemplate.objects.filter(
-        doctor__hospital=hospital, doctor__is_active=True, is_active=True
-    ).select_related("doctor", "department")
+    if templates is None:
+        templates = ScheduleTemplate.objects.filter(doctor__hospital=hospital)
+    templates = templates.filter(doctor__is_active=True, is_active=True).select_related("doctor", "department")
     created = 0
     for offset in range(days):
         day = start_date + datetime.timedelta(days=offset)

@@ -164,3 +164,34 @@ def test_other_hospitals_sessions_are_neither_listed_nor_opened(client, schedule
     assert client.get(f"{SCHEDULES}{mine.pk}/change/").status_code == 200
     theirs_slot = theirs.slots.get()
     assert client.get(f"{SLOTS}{theirs_slot.pk}/change/").status_code == 302
+
+
+def test_sessions_are_generated_from_templates_not_added_by_hand(client):
+    import datetime
+
+    from django.utils import timezone
+
+    from hospital.models import HospitalStaff
+    from hospital.tests.factories import DoctorFactory, HospitalStaffFactory
+    from scheduling.models import Schedule, ScheduleTemplate
+
+    doctor = DoctorFactory()
+    staff = HospitalStaffFactory(hospital=doctor.hospital, role=HospitalStaff.Role.SCHEDULER).user
+    template = ScheduleTemplate.objects.create(
+        doctor=doctor,
+        department=doctor.departments.first(),
+        weekday=(timezone.localdate() + datetime.timedelta(days=1)).weekday(),
+        period="morning",
+        start_time=datetime.time(8, 0),
+        end_time=datetime.time(9, 0),
+        segment_minutes=30,
+        places_per_segment=5,
+    )
+    client.force_login(staff)
+    assert client.get("/admin/scheduling/schedule/add/").status_code == 403
+    response = client.post(
+        "/admin/scheduling/scheduletemplate/", {"action": "generate", "_selected_action": [template.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    assert Schedule.objects.filter(doctor=doctor).count() == 2
+    assert all(s.slots.count() == 2 for s in Schedule.objects.filter(doctor=doctor))
