@@ -286,35 +286,28 @@ class AppointmentAdmin(StaffActionsMixin, MaskedPatientMixin, ReadOnlyRowsMixin,
     readonly_fields = [*(f.name for f in Appointment._meta.fields), "patient_id_number", "patient_phone"]
     actions = ["check_in", "complete_visit", "cancel_by_hospital"]
 
-    @admin.action(permissions=["change"], description=gettext_lazy("签到"))
-    def check_in(self, request, queryset):
+    def _each(self, request, queryset, service, success):
+        """Call `service(appointment=…, by=…)` for each selected appointment; refusals show their message."""
         if self.nothing_in_scope(request, queryset):
             return
         done = 0
         for appointment in queryset:
             try:
-                check_in(appointment=appointment, by=request.user)
+                service(appointment=appointment, by=request.user)
             except DomainError as exc:
                 self.refused(request, appointment, exc)
                 continue
             done += 1
         if done:
-            self.succeeded(request, _("签到成功：%(count)d个预约。") % {"count": done})
+            self.succeeded(request, success % {"count": done})
+
+    @admin.action(permissions=["change"], description=gettext_lazy("签到"))
+    def check_in(self, request, queryset):
+        self._each(request, queryset, check_in, _("签到成功：%(count)d个预约。"))
 
     @admin.action(permissions=["change"], description=gettext_lazy("完成就诊"))
     def complete_visit(self, request, queryset):
-        if self.nothing_in_scope(request, queryset):
-            return
-        done = 0
-        for appointment in queryset:
-            try:
-                complete_visit(appointment=appointment, by=request.user)
-            except DomainError as exc:
-                self.refused(request, appointment, exc)
-                continue
-            done += 1
-        if done:
-            self.succeeded(request, _("完成就诊成功：%(count)d个预约。") % {"count": done})
+        self._each(request, queryset, complete_visit, _("完成就诊成功：%(count)d个预约。"))
 
     @admin.action(permissions=["change"], description=gettext_lazy("取消预约（医院原因）"))
     def cancel_by_hospital(self, request, queryset):

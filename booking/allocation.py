@@ -39,6 +39,7 @@ from booking.services import (
     lock_slots,
     read_schedule_fenced,
     try_lock_person,
+    withdraw_own,
 )
 from hospital.channels import Channel
 from scheduling.models import AllocationPolicy as PolicyName
@@ -165,13 +166,9 @@ def request_booking(
 
 
 def withdraw_request(*, user, request: BookingRequest) -> BookingRequest:
-    if request.booked_by_id != user.pk and request.patient.user_id != user.pk:
-        raise errors.NotOwner()
-    BookingRequest.objects.filter(pk=request.pk, status=BookingRequest.Status.PENDING).update(
-        status=BookingRequest.Status.WITHDRAWN
+    return withdraw_own(
+        user=user, entry=request, waiting=BookingRequest.Status.PENDING, withdrawn=BookingRequest.Status.WITHDRAWN
     )
-    request.refresh_from_db()
-    return request
 
 
 @dataclass(frozen=True)

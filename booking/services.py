@@ -774,14 +774,19 @@ def join_waitlist(*, user, patient: Patient, schedule: Schedule, now: datetime.d
             raise errors.DuplicateWaitlist() from exc
 
 
-def leave_waitlist(*, user, entry: WaitlistEntry) -> WaitlistEntry:
+def withdraw_own(*, user, entry, waiting: str, withdrawn: str):
+    """A waitlist entry or a lottery request may be withdrawn, while still waiting, by whoever made it."""
     if entry.booked_by_id != user.pk and entry.patient.user_id != user.pk:
         raise errors.NotOwner()
-    WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistEntry.Status.WAITING).update(
-        status=WaitlistEntry.Status.CANCELLED
-    )
+    type(entry).objects.filter(pk=entry.pk, status=waiting).update(status=withdrawn)
     entry.refresh_from_db()
     return entry
+
+
+def leave_waitlist(*, user, entry: WaitlistEntry) -> WaitlistEntry:
+    return withdraw_own(
+        user=user, entry=entry, waiting=WaitlistEntry.Status.WAITING, withdrawn=WaitlistEntry.Status.CANCELLED
+    )
 
 
 def offer_to_waitlist(*, slot: Slot, now: datetime.datetime) -> list[Appointment]:
