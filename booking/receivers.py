@@ -3,6 +3,7 @@
 from django.dispatch import receiver
 
 from booking import services
+from payments.selectors import money_held_for
 from payments.signals import payment_succeeded, refund_succeeded
 
 
@@ -13,4 +14,7 @@ def on_payment_succeeded(sender, payment, **kwargs):
 
 @receiver(refund_succeeded, dispatch_uid="booking.refund_succeeded")
 def on_refund_succeeded(sender, refund, **kwargs):
-    services.record_refund(order_no=refund.payment.order_no, refunded_at=refund.succeeded_at)
+    # A refund of a duplicate payment may complete while the order's own money is still held.
+    order_no = refund.payment.order_no
+    if not money_held_for(order_no=order_no):
+        services.record_refund(order_no=order_no, refunded_at=refund.succeeded_at)

@@ -19,6 +19,11 @@ def paid_payment_of(*, order_no: str) -> Payment | None:
     return Payment.objects.filter(order_no=order_no, status=Payment.Status.PAID).first()
 
 
+def money_held_for(*, order_no: str) -> bool:
+    """Whether any payment of the order still holds money (paid, or with a refund still under way)."""
+    return payments_of(order_no=order_no).filter(status__in=[Payment.Status.PAID, Payment.Status.REFUNDING]).exists()
+
+
 def latest_refund_of(*, order_no: str) -> Refund | None:
     return (
         Refund.objects.select_related("payment")

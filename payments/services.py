@@ -170,10 +170,19 @@ def record_payment_paid(*, payment: Payment, report: TradeReport) -> bool:
         "provider_trade_no": report.trade_no[:64],
         "notification": report.raw or None,
     }
-    try:
-        with transaction.atomic():
-            won = _transition(Payment, locked.pk, to=Payment.Status.PAID, from_=PAYABLE, **fields)
-    except IntegrityError:
+    # Another payment of this order already took the money (it may be refunding or refunded by
+    # now, so the unique index on status "paid" no longer sees it): this one is a duplicate.
+    duplicate = (
+        selectors.payments_of(order_no=locked.order_no).exclude(pk=locked.pk).filter(paid_at__isnull=False).exists()
+    )
+    won = False
+    if not duplicate:
+        try:
+            with transaction.atomic():
+                won = _transition(Payment, locked.pk, to=Payment.Status.PAID, from_=PAYABLE, **fields)
+        except IntegrityError:
+            duplicate = True  # another payment of the order became "paid" at the same moment
+    if duplicate:
         _transition(Payment, locked.pk, to=Payment.Status.REFUNDING, from_=PAYABLE, **fields)
         refund = Refund.objects.create(payment=locked, amount_fen=locked.amount_fen, reason=DUPLICATE_PAYMENT_REASON)
         logger.warning("Order %s paid twice; refunding %s automatically", locked.order_no, locked.out_trade_no)
@@ -232,13 +241,20 @@ def settle_or_close(*, order_no: str) -> bool:
         if report.state is TradeState.PAID:
             _settle_from_query(payment=payment, report=report)
             continue
-        if channel.close(payment) is TradeState.PAID:
-            # Paid between our query and the close: settle it after all.
-            report = channel.query(payment)
-            if report.state is not TradeState.PAID:
-                raise ProviderError()
-            _settle_from_query(payment=payment, report=report)
+        if report.state is TradeState.CLOSED:
+            # The provider closed it already (Alipay at our time_expire, or an earlier close whose
+            # answer was lost): closing again would be refused, so just record it.
+            _mark_closed(payment=payment)
             continue
+        if channel.close(payment) is TradeState.PAID:
+            # The close was refused as "not open any more": paid between our query and the close,
+            # or closed in that instant. Ask once more and follow the answer.
+            report = channel.query(payment)
+            if report.state is TradeState.PAID:
+                _settle_from_query(payment=payment, report=report)
+                continue
+            if report.state is not TradeState.CLOSED:
+                raise ProviderError()
         _mark_closed(payment=payment)
     return selectors.paid_payment_of(order_no=order_no) is not None
 

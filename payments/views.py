@@ -7,7 +7,9 @@ makes it retry); WeChat Pay v3 wants HTTP 200/204 with no body, and on failure a
 
 import logging
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -24,8 +26,15 @@ from payments.providers.sandbox import build_paid_notification, page_token, paym
 logger = logging.getLogger(__name__)
 
 
+class MalformedNotification(NotificationRejected):
+    """A body Django cannot even read (broken multipart, too large, too many fields)."""
+
+
 def _incoming(request) -> IncomingNotification:
-    return IncomingNotification(headers=request.headers, body=request.body, form=request.POST.dict())
+    try:
+        return IncomingNotification(headers=request.headers, body=request.body, form=request.POST.dict())
+    except (MultiPartParserError, SuspiciousOperation) as exc:  # RequestDataTooBig and TooManyFields* too
+        raise MalformedNotification(reason=type(exc).__name__) from exc
 
 
 @csrf_exempt

@@ -148,10 +148,11 @@ class AlipayProvider(PaymentProvider):
             refund_reason=refund.reason or "退款",
         )
         if answer.get("code") == SUCCESS:
-            # Alipay refunds synchronously; a repeated out_request_no answers success again.
+            # 10000 means accepted; only fund_change "Y" says the money moved in this call. Otherwise
+            # (e.g. a repeated out_request_no) the refund query confirms it later.
             return RefundReport(
                 refund_no=refund.refund_no,
-                state=RefundState.SUCCEEDED,
+                state=RefundState.SUCCEEDED if answer.get("fund_change") == "Y" else RefundState.PROCESSING,
                 amount_fen=refund.amount_fen,
                 out_trade_no=payment.out_trade_no,
                 provider_refund_id=answer.get("trade_no", ""),

@@ -153,7 +153,7 @@ class WechatProvider(PaymentProvider):
             return TradeState.CLOSED
         if body.get("code") == "ORDERPAID":
             return TradeState.PAID
-        if body.get("code") in ("ORDER_NOT_EXIST", "ORDERCLOSED"):
+        if body.get("code") in ("ORDER_NOT_EXIST", "ORDER_CLOSED", "ORDERCLOSED"):
             return TradeState.CLOSED
         raise ProviderError()
 
