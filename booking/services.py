@@ -216,11 +216,23 @@ def lock_slots(*, schedule_id: int, **filters) -> list[Slot]:
 
 
 def _take_place(*, slot_id: int, channel: str) -> bool:
-    """The one conditional UPDATE that takes a place: no read-then-write, the row count says who won."""
+    """The one conditional UPDATE that takes a place: no read-then-write, the row count says who won.
+
+    Once the window's and the clinic's unused reserves have gone online (the evening before),
+    those channels draw on the shared online pool: a second conditional UPDATE moves one online
+    place into the channel and takes it, so the appointment still counts in its own channel.
+    """
     booked, capacity = f"{channel}_booked", f"{channel}_capacity"
+    slots = Slot.objects.filter(pk=slot_id, is_open=True)
+    if slots.filter(**{f"{booked}__lt": F(capacity)}).update(booked=F("booked") + 1, **{booked: F(booked) + 1}):
+        return True
+    if channel not in STAFF_CHANNELS:
+        return False
     return bool(
-        Slot.objects.filter(pk=slot_id, is_open=True, **{f"{booked}__lt": F(capacity)}).update(
-            booked=F("booked") + 1, **{booked: F(booked) + 1}
+        slots.filter(reserves_released_at__isnull=False, online_booked__lt=F("online_capacity")).update(
+            online_capacity=F("online_capacity") - 1,
+            booked=F("booked") + 1,
+            **{capacity: F(capacity) + 1, booked: F(booked) + 1},
         )
     )
 
@@ -380,7 +392,7 @@ def _book_slot(*, user, patient, slot_id, channel, idempotency_key, now) -> Appo
         raise errors.RequestsOnly()  # after the draw, places left over are booked first come first served
     rules = _schedule_rules(schedule)
     _check_timing(schedule=schedule, slot=slot, channel=channel, rules=rules, now=now)
-    if slot.free_of(channel) <= 0:
+    if slot.free_of(channel) <= 0 and not (channel in STAFF_CHANNELS and slot.channel_released(channel)):
         # Fast refusal in the rush: the row we just read is already full. (A free place read here
         # proves nothing; only the conditional UPDATE in _place_appointment decides who gets it.)
         # A retry whose first attempt took the last place must still get that first result.

@@ -202,7 +202,7 @@ def _mark_closed(*, payment: Payment) -> bool:
 
 
 def _settle_from_query(*, payment: Payment, report: TradeReport) -> bool:
-    if report.amount_fen is not None and report.amount_fen != payment.amount_fen:
+    if report.amount_fen != payment.amount_fen:  # an answer without the amount settles nothing
         logger.error("Provider reports %s fen paid for %s, expected %s", report.amount_fen, payment, payment.amount_fen)
         raise ProviderError()
     return record_payment_paid(payment=payment, report=report)

@@ -177,3 +177,27 @@ def test_patients_see_online_places_and_staff_see_every_channel(mixed_slot, desk
     staff_view = slots_for_staff(schedule=mixed_slot.schedule).get()
     assert patient_view.places_left == 5
     assert (staff_view.online_left, staff_view.window_left, staff_view.places_left) == (5, 2, 9)
+
+
+def test_after_release_the_window_draws_on_the_online_pool(hospital_rules, mixed_slot, desk):
+    rules, _doctor = hospital_rules
+    moment = _reserve_moment(mixed_slot, rules)
+    for _ in range(3):
+        book_slot(user=desk, patient=PatientFactory(), slot=mixed_slot, channel=Channel.WINDOW, now=moment)
+    release_reserves(now=moment)
+    on_the_day = mixed_slot.start_at - datetime.timedelta(minutes=20)
+    walk_in = book_slot(user=desk, patient=PatientFactory(), slot=mixed_slot, channel=Channel.WINDOW, now=on_the_day)
+    assert walk_in.channel == Channel.WINDOW
+    mixed_slot.refresh_from_db()
+    assert (mixed_slot.window_capacity, mixed_slot.window_booked) == (4, 4)
+    assert mixed_slot.online_capacity == 5 + 1 + 1 - 1  # its share, clinic's and partner's unused places, one lent
+    cancel_appointment(user=desk, appointment=walk_in, now=on_the_day)
+    mixed_slot.refresh_from_db()
+    assert (mixed_slot.window_capacity, mixed_slot.online_capacity) == (3, 7)  # the place goes back online
+
+
+def test_before_release_a_full_window_does_not_borrow(mixed_slot, desk):
+    for _ in range(3):
+        book_slot(user=desk, patient=PatientFactory(), slot=mixed_slot, channel=Channel.WINDOW)
+    with pytest.raises(errors.SlotFull):
+        book_slot(user=desk, patient=PatientFactory(), slot=mixed_slot, channel=Channel.WINDOW)

@@ -108,9 +108,16 @@ class BookingMachine(RuleBasedStateMachine):
     @rule(who=st.integers(0, PATIENTS - 1), slot=st.integers(0, 1), channel=st.sampled_from(["window", "clinic"]))
     def book_at_hospital(self, who, slot, channel):
         patient = self.patients[who]
+        before = self._slot(slot).capacity_of(channel)
         self._run(
             lambda: book_slot(user=self.desk, patient=patient, slot=self._slot(slot), channel=channel, now=self.now)
         )
+        after = self._slot(slot)
+        if after.capacity_of(channel) > before:
+            # Borrowed from the online pool after the release: only then, and one place at a time.
+            assert after.channel_released(channel)
+            assert after.capacity_of(channel) == before + 1
+            self.model_capacity[(after.pk, channel)] += 1
 
     @rule(who=st.integers(0, 1), slot=st.integers(0, 1))
     def book_partner(self, who, slot):
