@@ -16,34 +16,26 @@ from darabonba.exceptions import ResponseException
 from Tea.exceptions import TeaException
 
 from notifications.backends.base import SmsBackend, SmsMessage, env
-from notifications.errors import SmsPermanentError, SmsTransientError
-
-# Provider faults and short-window throttling. Daily caps (isv.DAY_LIMIT_CONTROL,
-# isv.BUSINESS_LIMIT_DAY) and everything about the number, sign, template or account are
-# permanent: no retry within the task's back-off window could succeed.
-TRANSIENT_CODES = {
-    "isp.SYSTEM_ERROR",
-    "isp.GATEWAY_ERROR",
-    "isp.UNKNOWN",
-    "isv.BUSINESS_LIMIT_CONTROL",
-    "isv.BUSINESS_LIMIT_CONTROL_MINUTE",
-    "BUSINESS_LIMIT_CONTROL_MINUTE",
-    "ServiceUnavailable",
-    "SignatureNonceUsed",
-}
-TRANSIENT_PREFIXES = ("Throttling", "InternalError", "ServiceUnavailable")
-
-
-def is_transient(code: str) -> bool:
-    return code in TRANSIENT_CODES or code.startswith(TRANSIENT_PREFIXES)
-
-
-def _error(code: str, message: str):
-    error_class = SmsTransientError if is_transient(code) else SmsPermanentError
-    return error_class(message, code=code)
+from notifications.errors import SmsTransientError
 
 
 class AliyunBackend(SmsBackend):
+    # Provider faults and short-window throttling. Daily caps (isv.DAY_LIMIT_CONTROL,
+    # isv.BUSINESS_LIMIT_DAY) and everything about the number, sign, template or account are
+    # permanent: no retry within the task's back-off window could succeed.
+    TRANSIENT_CODES = frozenset(
+        {
+            "isp.SYSTEM_ERROR",
+            "isp.GATEWAY_ERROR",
+            "isp.UNKNOWN",
+            "isv.BUSINESS_LIMIT_CONTROL",
+            "isv.BUSINESS_LIMIT_CONTROL_MINUTE",
+            "BUSINESS_LIMIT_CONTROL_MINUTE",
+            "ServiceUnavailable",
+            "SignatureNonceUsed",
+        }
+    )
+    TRANSIENT_PREFIXES = ("Throttling", "InternalError", "ServiceUnavailable")
     name = "aliyun"
 
     def send(self, message: SmsMessage) -> str:
@@ -71,7 +63,7 @@ class AliyunBackend(SmsBackend):
             # HTTP 4xx/5xx from the gateway (signature, access key, API-level throttling, outages).
             if (exc.status_code or 0) >= 500:
                 raise SmsTransientError(str(exc.message), code=str(exc.code)) from exc
-            raise _error(str(exc.code), str(exc.message)) from exc
+            raise self.error(str(exc.code), str(exc.message)) from exc
         except TeaException as exc:
             # The SDK wraps connection errors and timeouts (UnretryableException).
             raise SmsTransientError(str(exc), code="NetworkError") from exc
@@ -79,5 +71,5 @@ class AliyunBackend(SmsBackend):
         if body is None or body.code is None:
             raise SmsTransientError("empty response from Aliyun SMS", code="EmptyResponse")
         if body.code != "OK":
-            raise _error(body.code, body.message or "")
+            raise self.error(body.code, body.message or "")
         return body.biz_id or body.request_id or ""

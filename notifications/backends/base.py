@@ -3,6 +3,7 @@ from dataclasses import dataclass
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from notifications.errors import SmsPermanentError, SmsTransientError
 from notifications.templates_sms import SmsTemplate
 
 env = environ.Env()
@@ -19,6 +20,10 @@ class SmsMessage:
 
 class SmsBackend:
     name = ""
+    # A provider's error codes that a retry may cure (faults, short-window throttling); every
+    # other code is permanent. Set per provider.
+    TRANSIENT_CODES: frozenset[str] = frozenset()
+    TRANSIENT_PREFIXES: tuple[str, ...] = ()
 
     def send(self, message: SmsMessage) -> str:
         """Deliver one message; return the provider's message id."""
@@ -31,6 +36,16 @@ class SmsBackend:
         if not value:
             raise ImproperlyConfigured(f"SMS backend needs the environment variable {name}.")
         return value
+
+    @classmethod
+    def is_transient(cls, code: str) -> bool:
+        return code in cls.TRANSIENT_CODES or code.startswith(cls.TRANSIENT_PREFIXES)
+
+    @classmethod
+    def error(cls, code: str, message: str) -> Exception:
+        """The provider's error as SmsTransientError (retry) or SmsPermanentError (give up)."""
+        error_class = SmsTransientError if cls.is_transient(code) else SmsPermanentError
+        return error_class(message, code=code)
 
     @classmethod
     def template_id(cls, prefix: str, message: SmsMessage) -> str:

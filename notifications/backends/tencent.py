@@ -14,31 +14,23 @@ from tencentcloud.sms.v20210111 import models as sms_models
 from tencentcloud.sms.v20210111.sms_client import SmsClient
 
 from notifications.backends.base import SmsBackend, SmsMessage, env
-from notifications.errors import SmsPermanentError, SmsTransientError
-
-# Network and provider faults and short-window throttling. Hourly and daily caps per number
-# (LimitExceeded.PhoneNumberOneHourLimit, …DailyLimit, …SameContentDailyLimit,
-# AppDailyLimit) are permanent: no retry within the task's back-off window could succeed.
-TRANSIENT_CODES = {
-    "ClientNetworkError",
-    "ServerNetworkError",
-    "LimitExceeded.PhoneNumberThirtySecondLimit",
-    "LimitExceeded.DeliveryFrequencyLimit",
-    "FailedOperation.FailResolvePacket",
-}
-TRANSIENT_PREFIXES = ("RequestLimitExceeded", "InternalError", "ResourceUnavailable")
-
-
-def is_transient(code: str) -> bool:
-    return code in TRANSIENT_CODES or code.startswith(TRANSIENT_PREFIXES)
-
-
-def _error(code: str, message: str):
-    error_class = SmsTransientError if is_transient(code) else SmsPermanentError
-    return error_class(message, code=code)
+from notifications.errors import SmsTransientError
 
 
 class TencentBackend(SmsBackend):
+    # Network and provider faults and short-window throttling. Hourly and daily caps per number
+    # (LimitExceeded.PhoneNumberOneHourLimit, …DailyLimit, …SameContentDailyLimit,
+    # AppDailyLimit) are permanent: no retry within the task's back-off window could succeed.
+    TRANSIENT_CODES = frozenset(
+        {
+            "ClientNetworkError",
+            "ServerNetworkError",
+            "LimitExceeded.PhoneNumberThirtySecondLimit",
+            "LimitExceeded.DeliveryFrequencyLimit",
+            "FailedOperation.FailResolvePacket",
+        }
+    )
+    TRANSIENT_PREFIXES = ("RequestLimitExceeded", "InternalError", "ResourceUnavailable")
     name = "tencent"
 
     def send(self, message: SmsMessage) -> str:
@@ -59,11 +51,11 @@ class TencentBackend(SmsBackend):
         try:
             response = client.SendSms(request)
         except TencentCloudSDKException as exc:
-            raise _error(str(exc.code), str(exc.message)) from exc
+            raise self.error(str(exc.code), str(exc.message)) from exc
         statuses = response.SendStatusSet or []
         if not statuses:
             raise SmsTransientError("no send status in Tencent SMS response", code="EmptyResponse")
         status = statuses[0]
         if status.Code != "Ok":
-            raise _error(status.Code or "", status.Message or "")
+            raise self.error(status.Code or "", status.Message or "")
         return status.SerialNo or response.RequestId or ""
