@@ -1,6 +1,6 @@
 import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from payments.models import Payment, Refund
@@ -45,10 +45,17 @@ def local_day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.da
 
 
 def unsettled_payments_created_on(*, day: datetime.date) -> QuerySet[Payment]:
-    """Payments created that local day that are still waiting for the payer."""
+    """Payments created that local day that hold no money here: still open, or closed by us.
+
+    Closed ones are asked about too: a provider can still take a payer's money after our close
+    (an Alipay trade that did not exist yet when it was closed), and if that notification was
+    lost only reconciliation finds it. The switched-off sandbox holds no money.
+    """
     start, end = local_day_bounds(day)
-    return Payment.objects.filter(created_at__gte=start, created_at__lt=end, status__in=Payment.OPEN_STATUSES).order_by(
-        "created_at", "pk"
+    return (
+        Payment.objects.filter(created_at__gte=start, created_at__lt=end)
+        .filter(Q(status__in=Payment.OPEN_STATUSES) | (Q(status=Payment.Status.CLOSED) & ~Q(provider="sandbox")))
+        .order_by("created_at", "pk")
     )
 
 

@@ -192,6 +192,13 @@ def record_payment_paid(*, payment: Payment, report: TradeReport) -> bool:
         return False
     locked.refresh_from_db()
     payment_succeeded.send(sender=Payment, payment=locked)
+    if selectors.open_payments_of(order_no=locked.order_no).exists():
+        # The payer had opened other attempts (another provider or method): close them now, so no
+        # second payment can arrive; one that was paid meanwhile is settled as a duplicate and refunded.
+        from payments.tasks import settle_or_close_order
+
+        order_no = locked.order_no
+        transaction.on_commit(lambda: settle_or_close_order.delay(order_no), robust=True)
     return True
 
 
@@ -209,8 +216,12 @@ def _settle_from_query(*, payment: Payment, report: TradeReport) -> bool:
 
 
 def query_and_sync(*, payment: Payment) -> Payment:
-    """Ask the provider about an open payment and bring our row in line (return page, reconciliation)."""
-    if payment.status in Payment.OPEN_STATUSES:
+    """Ask the provider about a payment holding no money here and bring our row in line.
+
+    Used by the return page and reconciliation; a payment we closed is asked about too, since the
+    provider may have taken the money after all (it is then settled, and booking refunds it).
+    """
+    if payment.status in PAYABLE:
         report = get_provider(payment.provider).query(payment)
         if report.state is TradeState.PAID:
             _settle_from_query(payment=payment, report=report)
@@ -435,6 +446,7 @@ def reconcile_day(*, day: datetime.date) -> ReconcileReport:
     report = ReconcileReport(day=day)
     for payment in selectors.unsettled_payments_created_on(day=day):
         report.checked += 1
+        was_closed = payment.status == Payment.Status.CLOSED
         try:
             synced = query_and_sync(payment=payment)
         except (ProviderError, ProviderUnavailable) as exc:
@@ -443,7 +455,8 @@ def reconcile_day(*, day: datetime.date) -> ReconcileReport:
         if synced.status == Payment.Status.PAID:
             report.settled.append(f"{payment.order_no} ({payment.out_trade_no}, {payment.get_provider_display()})")
         elif synced.status == Payment.Status.CLOSED:
-            report.closed.append(f"{payment.order_no} ({payment.out_trade_no})")
+            if not was_closed:
+                report.closed.append(f"{payment.order_no} ({payment.out_trade_no})")
         else:
             report.still_open += 1
     for refund in selectors.refunds_in_flight(created_on=day):

@@ -55,4 +55,4 @@ def scheduler(doctor):
 
 
 # The payment providers' fake servers (real SDK code, HTTP intercepted) for end-to-end payment tests.
-from payments.tests.conftest import keys, sandbox, wechat  # noqa: E402, F401
+from payments.tests.conftest import alipay, keys, sandbox, wechat  # noqa: E402, F401

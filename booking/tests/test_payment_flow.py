@@ -138,3 +138,19 @@ def test_suspension_refunds_paid_appointments(
         suspend_schedule(schedule=session, reason="医生临时停诊", by=scheduler, now=timezone.now())
     refund = Refund.objects.get(payment__order_no=appointment.order_no)
     assert refund.amount_fen == appointment.fee_fen
+
+
+def test_once_paid_the_orders_other_attempts_are_closed(
+    client, wechat, alipay, slot, patient, django_capture_on_commit_callbacks
+):
+    appointment = _pending(patient, slot)
+    by_wechat = pay_appointment(user=patient.user, appointment=appointment, provider="wechat", method="native").payment
+    by_alipay = pay_appointment(user=patient.user, appointment=appointment, provider="alipay", method="wap").payment
+    alipay.buyer_pays(by_alipay)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/payments/notify/alipay/", data=alipay.notification(by_alipay))
+    appointment.refresh_from_db()
+    by_wechat.refresh_from_db()
+    assert appointment.status == Appointment.Status.CONFIRMED
+    assert by_wechat.status == Payment.Status.CLOSED
+    assert any(path.endswith("/close") for path in wechat.paths_called())

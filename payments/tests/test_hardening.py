@@ -178,18 +178,23 @@ def test_second_payment_arriving_after_the_first_was_refunded_is_refunded_too(
     wechat.buyer_pays(by_wechat)  # paid too; its notification is delayed
 
     with django_capture_on_commit_callbacks(execute=True):
-        post_alipay(client, by_alipay, alipay)
+        post_alipay(client, by_alipay, alipay)  # closing the other attempt finds it paid: a duplicate
     with django_capture_on_commit_callbacks(execute=True):
         cancel_appointment(user=patient.user, appointment=appointment)
+    by_alipay.refresh_from_db()
+    assert by_alipay.status == Payment.Status.REFUNDED  # Alipay refunded the first payment
     appointment.refresh_from_db()
-    assert appointment.status == Appointment.Status.REFUNDED  # Alipay refunded the first payment
+    assert appointment.status == Appointment.Status.CANCELLED  # the WeChat money is still on its way back
 
     with django_capture_on_commit_callbacks(execute=True):
-        post_wechat(client, WECHAT_URL, wechat.notification(by_wechat))
+        post_wechat(client, WECHAT_URL, wechat.notification(by_wechat))  # the late notification changes nothing
 
     by_wechat.refresh_from_db()
     assert by_wechat.status != Payment.Status.PAID, "the second payment is kept as paid"
-    assert by_wechat.refunds.exclude(status=Refund.Status.FAILED).exists(), "no refund of the second payment"
+    duplicate_refund = by_wechat.refunds.exclude(status=Refund.Status.FAILED).get()
+    post_wechat(client, WECHAT_REFUND_URL, wechat.refund_notification(duplicate_refund))
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.REFUNDED  # now no money of the order is held
 
 
 # 3. The duplicate's refund marks the order refunded while the order's own refund is still pending -------
@@ -221,6 +226,7 @@ def test_refund_of_a_duplicate_payment_does_not_mark_the_order_refunded(
     appointment = book_slot(user=patient.user, patient=patient, slot=slot)
     by_alipay = pay_appointment(user=patient.user, appointment=appointment, provider="alipay", method="wap").payment
     by_wechat = pay_appointment(user=patient.user, appointment=appointment, provider="wechat", method="native").payment
+    wechat.buyer_pays(by_wechat)  # paid at WeChat too, before the Alipay payment closed this attempt
     with django_capture_on_commit_callbacks(execute=True):
         post_alipay(client, by_alipay, alipay)
     with django_capture_on_commit_callbacks(execute=True):

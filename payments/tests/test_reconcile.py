@@ -81,9 +81,27 @@ def test_reconcile_repairs_the_day_and_reports_each_order(
     assert refunded_signals.count == 1
 
     again = run("2026-01-05")
-    assert "payments checked: 1" in again
+    assert "payments checked: 2" in again  # the one still waiting, and the one closed here (asked again)
     assert "Repaired 0, errors 0." in again
     assert paid_signals.count == signals_before + 1
+
+
+@pytest.mark.django_db
+def test_reconcile_finds_money_taken_after_our_close(alipay, paid_signals):
+    """An Alipay trade closed here before it existed at Alipay can still be paid on the old page;
+    if that notification is lost, reconciliation finds the money and settles it (booking refunds it)."""
+    closed_here = start("GH-LATE", Provider.ALIPAY, Method.WAP)
+    assert services.settle_or_close(order_no="GH-LATE") is False
+    closed_here.refresh_from_db()
+    assert closed_here.status == Payment.Status.CLOSED
+    alipay.buyer_pays(closed_here)
+    created_on(closed_here, DAY)
+
+    report = run("2026-01-05")
+
+    assert f"paid    GH-LATE ({closed_here.out_trade_no}, 支付宝)" in report
+    assert Payment.objects.get(order_no="GH-LATE").status == Payment.Status.PAID
+    assert paid_signals.count == 1
 
 
 @pytest.mark.django_db
