@@ -338,9 +338,15 @@ def _place_appointment(
 
 
 def _raise_not_placed(*, slot: Slot, channel: str):
+    """After a conditional UPDATE took nothing: the slot was closed (停诊) meanwhile, or it is full."""
     current = Slot.objects.filter(pk=slot.pk).values("is_open").first()
     if current is None or not current["is_open"]:
         raise errors.ScheduleUnavailable()
+    _raise_slot_full(channel=channel)
+
+
+def _raise_slot_full(*, channel: str):
+    """Patients are told the slot is full; staff are told which channel."""
     if channel in STAFF_CHANNELS:
         raise errors.SlotFull(message=_("该时段“%(channel)s”渠道的号源已约满。"), channel=str(Channel(channel).label))
     raise errors.SlotFull()
@@ -398,7 +404,7 @@ def _book_slot(*, user, patient, slot_id, channel, idempotency_key, now) -> Appo
         # A retry whose first attempt took the last place must still get that first result.
         if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
             raise _IdempotentReplay()
-        _raise_not_placed(slot=slot, channel=channel)
+        _raise_slot_full(channel=channel)  # the slot read above is open: closed ones were refused already
     lock_person(patient)
     patient = Patient.objects.get(pk=patient.pk)
     if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
