@@ -21,8 +21,9 @@ from booking.allocation import draw_schedule, verify_draw
 from booking.models import Appointment, BookingBan, BookingRequest, Penalty, WaitlistEntry
 from booking.services import add_places, cancel_appointment, check_in, complete_visit, suspend_schedule, waive_penalty
 from config.errors import DomainError
-from hospital.admin_scope import HospitalScopedAdmin, works_at
+from hospital.admin_scope import HospitalScopedAdmin
 from hospital.channels import CHANNEL_ORDER, Channel
+from hospital.roles import works_at
 from scheduling import admin as scheduling_admin
 from scheduling.models import Schedule, Slot
 

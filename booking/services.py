@@ -33,6 +33,7 @@ from booking.models import Appointment, BookingBan, BookingRequest, Penalty, Wai
 from booking.selectors import active_ban
 from hospital.channels import CHANNEL_ORDER, RESERVE_CHANNELS, Channel
 from hospital.models import BookingRules, HospitalStaff
+from hospital.roles import staff_role
 from hospital.selectors import rules_for
 from scheduling.models import Schedule, Slot, SlotAdjustment
 from scheduling.services import local_datetime
@@ -57,13 +58,6 @@ class _IdempotentReplay(Exception):
 
 # ---------------------------------------------------------------------------------------------
 # Who may act
-
-
-def staff_role(*, user, hospital_id: int) -> str | None:
-    """The user's role at the hospital ("superuser" for superusers), or None for outsiders."""
-    if user.is_superuser:
-        return "superuser"
-    return HospitalStaff.objects.filter(user_id=user.pk, hospital_id=hospital_id).values_list("role", flat=True).first()
 
 
 def _require_staff(*, user, hospital_id: int, roles: tuple[str, ...] | None = None) -> str:

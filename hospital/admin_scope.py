@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from hospital.models import Hospital, HospitalStaff
+from hospital.models import Hospital
 
 
 def staff_hospital_id(user) -> int | None:
@@ -12,15 +12,6 @@ def staff_hospital_id(user) -> int | None:
         return None
     staff = getattr(user, "hospital_staff", None)
     return staff.hospital_id if staff is not None else -1
-
-
-def works_at(user, hospital_id: int) -> bool:
-    """Whether the user is staff of that hospital (superusers work everywhere).
-
-    For admin actions whose service has no staff check of its own (publishing, an early draw);
-    read from the database, not from the scoped queryset the action was given.
-    """
-    return user.is_superuser or HospitalStaff.objects.filter(user_id=user.pk, hospital_id=hospital_id).exists()
 
 
 def _filter_path(entry) -> str:

@@ -88,3 +88,19 @@ def assign_staff_role(*, user, hospital: Hospital, role: str) -> HospitalStaff:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     return staff
+
+
+def staff_role(*, user, hospital_id: int) -> str | None:
+    """The user's role at the hospital ("superuser" for superusers), or None for outsiders.
+
+    Read from the database, never from a scoped queryset: the one answer to "may this user act
+    for this hospital" for services, admin actions and staff screens alike.
+    """
+    if user.is_superuser:
+        return "superuser"
+    return HospitalStaff.objects.filter(user_id=user.pk, hospital_id=hospital_id).values_list("role", flat=True).first()
+
+
+def works_at(user, hospital_id: int) -> bool:
+    """Whether the user is staff of that hospital (superusers work everywhere)."""
+    return staff_role(user=user, hospital_id=hospital_id) is not None

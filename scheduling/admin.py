@@ -9,8 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from hospital.admin_scope import HospitalScopedAdmin, works_at
+from hospital.admin_scope import HospitalScopedAdmin
 from hospital.channels import CHANNEL_ORDER, Channel
+from hospital.roles import works_at
 from scheduling.models import Schedule, ScheduleTemplate, Slot, SlotAdjustment
 from scheduling.services import generate_schedules, publish_schedule
 
