@@ -1,14 +1,25 @@
+from axes.admin import AccessAttemptAdmin as BaseAccessAttemptAdmin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import password_validation
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from accounts.lockout import lockout_key
 from accounts.models import Partner, Patient, User, phone_hash
 from accounts.phones import normalize_mobile
 
 
 class UserCreationForm(forms.ModelForm):
-    password = forms.CharField(label=_("密码"), widget=forms.PasswordInput, required=False)
+    password = forms.CharField(
+        label=_("密码"),
+        widget=forms.PasswordInput,
+        required=False,
+        strip=False,
+        help_text=_("留空则不设密码（只能用短信验证码登录）。"),
+    )
 
     class Meta:
         model = User
@@ -21,6 +32,16 @@ class UserCreationForm(forms.ModelForm):
             raise forms.ValidationError(_("该手机号已注册。"))
         return phone
 
+    def _post_clean(self):
+        super()._post_clean()
+        # The validators compare the password with the account's own fields, so run them on the built instance.
+        password = self.cleaned_data.get("password")
+        if password:
+            try:
+                password_validation.validate_password(password, self.instance)
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+
     def save(self, commit=True):
         user = super().save(commit=False)
         if self.cleaned_data.get("password"):
@@ -32,7 +53,9 @@ class UserCreationForm(forms.ModelForm):
         return user
 
 
-class UserChangeForm(forms.ModelForm):
+class UserChangeForm(auth_forms.UserChangeForm):
+    """The password is shown as its read-only hash summary with a link to the change-password page."""
+
     class Meta:
         model = User
         fields = [
@@ -40,6 +63,7 @@ class UserChangeForm(forms.ModelForm):
             "groups", "user_permissions", "last_login", "date_joined",
         ]  # fmt: skip
         widgets = {"phone": forms.TextInput}
+        field_classes = {}
 
 
 @admin.register(User)
@@ -100,3 +124,20 @@ class PartnerAdmin(admin.ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["name", "code"]
     raw_id_fields = ["user"]
+
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(BaseAccessAttemptAdmin):
+    """Failed password logins (django-axes). Deleting a row unlocks that phone and address.
+
+    Phones are kept as their keyed hash: search by the phone number as typed at login.
+    """
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            queryset |= self.model.objects.filter(username=lockout_key(None, {"phone": search_term}))
+        return queryset, may_have_duplicates

@@ -21,9 +21,9 @@ from booking.allocation import draw_schedule, verify_draw
 from booking.models import Appointment, BookingBan, BookingRequest, Penalty, WaitlistEntry
 from booking.services import add_places, cancel_appointment, check_in, complete_visit, suspend_schedule, waive_penalty
 from config.errors import DomainError
-from hospital.admin_scope import HospitalScopedAdmin
+from hospital.admin_scope import HospitalScopedAdmin, staff_hospital_id
 from hospital.channels import CHANNEL_ORDER, Channel
-from hospital.roles import works_at
+from hospital.roles import may_waive_penalties, works_at
 from scheduling import admin as scheduling_admin
 from scheduling.models import Schedule, Slot
 
@@ -352,7 +352,6 @@ class AppointmentAdmin(StaffActionsMixin, MaskedPatientMixin, ReadOnlyRowsMixin,
 
 @admin.register(BookingRequest)
 class BookingRequestAdmin(ReadOnlyRowsMixin, HospitalScopedAdmin):
-    hospital_path = "schedule__doctor__hospital"
     list_display = ["patient", "schedule", "urgency", "score", "draw_rank", "status", "created_at"]
     list_filter = ["status", "urgency", "schedule__doctor__hospital"]
     search_fields = ["patient__name", "schedule__doctor__name"]
@@ -361,7 +360,6 @@ class BookingRequestAdmin(ReadOnlyRowsMixin, HospitalScopedAdmin):
 
 @admin.register(WaitlistEntry)
 class WaitlistEntryAdmin(ReadOnlyRowsMixin, HospitalScopedAdmin):
-    hospital_path = "schedule__doctor__hospital"
     list_display = ["patient", "schedule", "status", "created_at", "promoted_at"]
     list_filter = ["status", "schedule__doctor__hospital"]
     search_fields = ["patient__name", "schedule__doctor__name"]
@@ -382,7 +380,14 @@ class PenaltyAdmin(StaffActionsMixin, MaskedPatientMixin, ReadOnlyRowsMixin, Hos
     readonly_fields = [*(f.name for f in Penalty._meta.fields), "patient_id_number"]
     actions = ["waive"]
 
-    @admin.action(permissions=["change"], description=gettext_lazy("撤销失信记录"))
+    def has_waive_permission(self, request):
+        """Only a hospital_admin (or a superuser) waives records and so lifts bans; the front desk may not."""
+        hospital_id = staff_hospital_id(request.user)
+        if hospital_id is None:
+            return True
+        return self.has_change_permission(request) and may_waive_penalties(user=request.user, hospital_id=hospital_id)
+
+    @admin.action(permissions=["waive"], description=gettext_lazy("撤销失信记录"))
     def waive(self, request, queryset):
         if self.nothing_in_scope(request, queryset):
             return None

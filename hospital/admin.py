@@ -1,20 +1,18 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 
-from hospital.admin_scope import HospitalScopedAdmin, staff_hospital_id
+from config.errors import DomainError
+from hospital.admin_scope import HospitalScopedAdmin
 from hospital.models import BookingRules, Department, Doctor, Hospital, HospitalStaff
+from hospital.roles import assign_staff_role, change_staff_role
 
 
 @admin.register(Hospital)
-class HospitalAdmin(admin.ModelAdmin):
+class HospitalAdmin(HospitalScopedAdmin):
     list_display = ["name", "code", "level", "phone", "is_active"]
     list_filter = ["level", "is_active"]
     search_fields = ["name", "code", "address"]
     prepopulated_fields = {"code": ["name"]}
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        hospital_id = staff_hospital_id(request.user)
-        return queryset if hospital_id is None else queryset.filter(pk=hospital_id)
 
 
 @admin.register(Department)
@@ -61,3 +59,22 @@ class HospitalStaffAdmin(HospitalScopedAdmin):
     list_filter = ["hospital", "role"]
     search_fields = ["user__name", "hospital__name"]
     raw_id_fields = ["user"]
+
+    def get_readonly_fields(self, request, obj=None):
+        """A staff row belongs to one account for good: re-pointing it would hand the role to someone else."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "user"] if obj is not None else fields
+
+    def save_model(self, request, obj, form, change):
+        """Role changes go through hospital.roles, which also moves the account between permission groups."""
+        if not change:
+            if not request.user.is_superuser:
+                raise PermissionDenied
+            obj.save()
+            assign_staff_role(user=obj.user, hospital=obj.hospital, role=obj.role)
+            return
+        try:
+            change_staff_role(staff=obj, hospital=obj.hospital, role=obj.role, by=request.user)
+        except DomainError as exc:
+            self.message_user(request, exc.detail, messages.ERROR)
+            raise PermissionDenied(exc.detail) from exc

@@ -8,8 +8,17 @@ models at call time, so a model added later is covered the next time they are sy
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
+from config.errors import DomainError
 from hospital.models import Hospital, HospitalStaff
+
+
+class StaffChangeRefused(DomainError):
+    code = "staff_change_refused"
+    status = 403
+    message = _("只有超级管理员或本院医院管理员可以调整本院工作人员的角色。")
+
 
 ROLE_GROUP_NAMES = {
     HospitalStaff.Role.HOSPITAL_ADMIN: "医院管理员",
@@ -104,3 +113,32 @@ def staff_role(*, user, hospital_id: int) -> str | None:
 def works_at(user, hospital_id: int) -> bool:
     """Whether the user is staff of that hospital (superusers work everywhere)."""
     return staff_role(user=user, hospital_id=hospital_id) is not None
+
+
+def may_manage_staff(*, user, hospital_id: int) -> bool:
+    """Superusers, and the hospital's own hospital_admin, may set roles of that hospital's staff."""
+    return staff_role(user=user, hospital_id=hospital_id) in ("superuser", HospitalStaff.Role.HOSPITAL_ADMIN)
+
+
+def may_waive_penalties(*, user, hospital_id: int) -> bool:
+    """Waiving a 失信 record (which also lifts the ban it caused) is for hospital_admin and superusers."""
+    return staff_role(user=user, hospital_id=hospital_id) in ("superuser", HospitalStaff.Role.HOSPITAL_ADMIN)
+
+
+@transaction.atomic
+def change_staff_role(*, staff: HospitalStaff, hospital: Hospital, role: str, by) -> HospitalStaff:
+    """Move an existing staff row to `role` (and, for superusers, another hospital) and re-assign its group.
+
+    The row keeps its user: a staff row is never re-pointed at another account. Nobody gets more
+    than a role: roles top out at hospital_admin, and a hospital_admin acts only inside their
+    own hospital.
+    """
+    current = HospitalStaff.objects.select_for_update().get(pk=staff.pk)
+    if staff.user_id != current.user_id:
+        raise StaffChangeRefused(_("工作人员记录创建后不能改为其他账号。"))
+    if role not in HospitalStaff.Role.values:
+        raise StaffChangeRefused(_("无效的角色。"))
+    for hospital_id in (current.hospital_id, hospital.pk):
+        if not may_manage_staff(user=by, hospital_id=hospital_id):
+            raise StaffChangeRefused()
+    return assign_staff_role(user=current.user, hospital=hospital, role=role)

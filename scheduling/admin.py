@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from hospital.admin_scope import HospitalScopedAdmin
+from hospital.admin_scope import HospitalScopedAdmin, ScopedChoicesMixin
 from hospital.channels import CHANNEL_ORDER, Channel
 from hospital.roles import works_at
 from scheduling.models import Schedule, ScheduleTemplate, Slot, SlotAdjustment
@@ -20,7 +20,6 @@ NOT_OUR_HOSPITAL = gettext_lazy("只有本院工作人员可以进行此操作�
 
 @admin.register(ScheduleTemplate)
 class ScheduleTemplateAdmin(HospitalScopedAdmin):
-    hospital_path = "doctor__hospital"
     list_display = ["doctor", "department", "weekday", "period", "start_time", "end_time", "segment_minutes",
                     "places_per_segment", "allocation_policy", "is_active"]  # fmt: skip
     list_filter = ["doctor__hospital", "weekday", "period", "allocation_policy", "is_active"]
@@ -78,7 +77,7 @@ def _channel_places(slot: Slot, channel: str) -> str:
 CHANNEL_PLACES_COLUMNS = [f"{channel}_places" for channel in CHANNEL_ORDER]
 
 
-class SlotInline(ChannelPlacesMixin, admin.TabularInline):
+class SlotInline(ChannelPlacesMixin, ScopedChoicesMixin, admin.TabularInline):
     """Read-only: places change only through booking, 加号 and 停诊, never by editing the row."""
 
     model = Slot
@@ -94,7 +93,6 @@ class SlotInline(ChannelPlacesMixin, admin.TabularInline):
 
 @admin.register(Schedule)
 class ScheduleAdmin(HospitalScopedAdmin):
-    hospital_path = "doctor__hospital"
     list_display = ["doctor", "department", "date", "period", "allocation_policy", "status", "release_at"]
     list_filter = ["doctor__hospital", "status", "period", "allocation_policy", "date"]
     search_fields = ["doctor__name", "department__name"]
@@ -144,7 +142,6 @@ class ScheduleAdmin(HospitalScopedAdmin):
 
 @admin.register(Slot)
 class SlotAdmin(ChannelPlacesMixin, HospitalScopedAdmin):
-    hospital_path = "schedule__doctor__hospital"
     list_display = ["__str__", "capacity", "booked", *CHANNEL_PLACES_COLUMNS, "partner_released", "reserves_released",
                     "is_open"]  # fmt: skip
     list_filter = ["schedule__doctor__hospital", "schedule__date"]
@@ -161,7 +158,6 @@ class SlotAdmin(ChannelPlacesMixin, HospitalScopedAdmin):
 
 @admin.register(SlotAdjustment)
 class SlotAdjustmentAdmin(HospitalScopedAdmin):
-    hospital_path = "slot__schedule__doctor__hospital"
     list_display = ["slot", "channel", "places", "reason", "created_by", "created_at"]
     list_filter = ["channel", "slot__schedule__doctor__hospital"]
     search_fields = ["reason", "slot__schedule__doctor__name"]
