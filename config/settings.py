@@ -250,3 +250,5 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = env.tuple("AXES_CLIENT_IP_HEADERS", default=
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "phone", "login"]
+# Successful logins are not logged (every patient's login and address would pile up); failures are.
+AXES_DISABLE_ACCESS_LOG = True

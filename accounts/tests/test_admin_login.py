@@ -73,6 +73,23 @@ def test_failures_below_the_limit_still_let_the_right_password_in(client, staff_
     assert admin_login(client, "13912345678", DEFAULT_PASSWORD).status_code == 302
 
 
+def test_behind_a_proxy_the_address_comes_from_its_header(client, staff_user, settings):
+    settings.AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_REAL_IP", "REMOTE_ADDR")
+    for _attempt in range(LIMIT):
+        client.post(
+            LOGIN, {"username": "13700000000", "password": "x"}, REMOTE_ADDR="10.0.0.1", HTTP_X_REAL_IP="203.0.113.5"
+        )
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.5"}
+    other = client.__class__()
+    response = other.post(
+        LOGIN,
+        {"username": "13912345678", "password": DEFAULT_PASSWORD},
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_REAL_IP="192.0.2.8",
+    )
+    assert response.status_code == 302  # another client behind the same proxy is not locked
+
+
 def test_phones_are_not_stored_in_clear(client, staff_user):
     fail(client, "13912345678", 2)
     assert AccessAttempt.objects.exists()
