@@ -25,7 +25,7 @@ from accounts.models import User
 from accounts.tests.factories import PatientFactory
 from booking.models import Penalty
 from booking.services import add_places, book_slot, record_penalty
-from hospital.admin_scope import HospitalScopedAdmin, hospital_path, in_hospital
+from hospital.admin_scope import HospitalScopedAdmin, ScopedChoicesMixin, hospital_path, in_hospital
 from hospital.models import Hospital, HospitalStaff
 from hospital.tests.factories import (
     BookingRulesFactory,
@@ -200,10 +200,26 @@ def scoped_registry():
     return [(model, model_admin) for model, model_admin in registry() if isinstance(model_admin, HospitalScopedAdmin)]
 
 
-def test_every_model_of_a_hospital_has_a_scoped_admin():
+def test_every_model_of_a_hospital_has_a_scoped_admin_with_scoped_inlines():
     for model, model_admin in registry():
         if hospital_path(model) is not None:
             assert isinstance(model_admin, HospitalScopedAdmin), model._meta.label
+        if isinstance(model_admin, HospitalScopedAdmin):
+            for inline in model_admin.inlines:
+                assert issubclass(inline, ScopedChoicesMixin), f"{model._meta.label}: {inline.__name__}"
+
+
+def test_the_hospital_path_is_computed_from_required_foreign_keys():
+    from booking.models import BookingRequest, WaitlistEntry
+    from scheduling.models import Slot, SlotAdjustment
+
+    assert hospital_path(Hospital) == "pk"
+    assert hospital_path(ScheduleTemplate) == "doctor__hospital"
+    assert hospital_path(Slot) == "schedule__doctor__hospital"
+    assert hospital_path(SlotAdjustment) == "slot__schedule__doctor__hospital"
+    # Not through the nullable appointment: a request without one still belongs to its hospital.
+    assert hospital_path(BookingRequest) == hospital_path(WaitlistEntry) == "schedule__doctor__hospital"
+    assert hospital_path(User) is None
 
 
 @pytest.mark.parametrize("model", [model for model, _admin in scoped_registry()], ids=lambda m: m._meta.label)
