@@ -147,3 +147,13 @@ def test_extra_permissions_never_open_models_of_no_hospital(hospital_admin):
     assert not user.has_perm("payments.view_payment")
     assert not user.has_module_perms("accounts")
     assert user.has_module_perms("booking")
+
+
+@pytest.mark.parametrize("role", HospitalStaff.Role.values)
+def test_the_admin_index_lists_only_hospital_apps_to_staff(client, role):
+    user = HospitalStaffFactory(role=role).user
+    user.user_permissions.set(Permission.objects.all())
+    client.force_login(user)
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    assert {app["app_label"] for app in response.context["app_list"]} == {"hospital", "scheduling", "booking"}
