@@ -8,8 +8,8 @@ itself). It is computed from the model's foreign keys (or declared on the model 
 - `HospitalScopedAdmin` scopes the list, every foreign-key and many-to-many choice and every
   related list filter, and accepts only the query-string lookups Django's own rules allow;
 - `HospitalStaffBoundary` (an authentication backend) keeps hospital staff out of every model
-  that belongs to no hospital (users, 就诊人, payments, SMS log, groups, schedules of the
-  clock, login attempts …), whatever permissions they were given.
+  that belongs to no hospital (users, 就诊人, payments, SMS log, groups, periodic tasks,
+  login attempts …), whatever permissions they were given.
 """
 
 from collections import deque
