@@ -97,6 +97,13 @@ class Appointment(models.Model):
     rules_version = models.PositiveIntegerField(_("预约规则版本"))
     rules_snapshot = models.JSONField(_("预约规则快照"), default=dict)
     idempotency_key = models.CharField(_("幂等键"), max_length=64, null=True, blank=True)
+    idempotency_body = models.CharField(
+        _("幂等请求摘要"),
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text=_("首次请求的就诊人、号源和渠道的摘要：同一幂等键只能重放同一请求。"),
+    )
     created_at = models.DateTimeField(_("下单时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -115,10 +122,18 @@ class Appointment(models.Model):
                 condition=Q(status__in=["pending_payment", "confirmed", "checked_in"]),
                 name="booking_appointment_one_active_per_person_doctor_day",
             ),
+            # A key's scope is the account that sent it: a patient's or staff member's own account,
+            # or a partner's service account (one per partner). The second constraint states the
+            # partner scope outright, so two partners' equal keys can never meet.
             models.UniqueConstraint(
                 fields=["booked_by", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="booking_appointment_idempotency_key",
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False, partner__isnull=False),
+                name="booking_appointment_idempotency_key_per_partner",
             ),
         ]
         indexes = [

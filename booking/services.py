@@ -17,6 +17,7 @@ person → slots (in id order) → schedule → appointment.
 """
 
 import datetime
+import hashlib
 import logging
 import secrets
 import time
@@ -74,6 +75,8 @@ def _check_actor(*, user, patient: Patient, channel: str, hospital_id: int) -> P
         raise ValueError(f"unknown channel {channel!r}")
     if channel in STAFF_CHANNELS:
         _require_staff(user=user, hospital_id=hospital_id)
+        if not patient.is_active:
+            raise errors.PatientInactive()
         return None
     partner = None
     if channel == Channel.PARTNER:
@@ -286,6 +289,7 @@ def _place_appointment(
     now: datetime.datetime,
     payment_minutes: int,
     idempotency_key: str | None = None,
+    idempotency_body: str = "",
 ) -> Appointment:
     """Take a place and write the order. Must run inside the caller's transaction."""
     schedule = slot.schedule
@@ -314,21 +318,56 @@ def _place_appointment(
         "rules_version": rules.version,
         "rules_snapshot": rules.snapshot(),
         "idempotency_key": idempotency_key,
+        "idempotency_body": idempotency_body,
     }
     for _attempt in range(3):
+        order_no = new_order_no(now)
         try:
             with transaction.atomic():
-                return Appointment.objects.create(order_no=new_order_no(now), **fields)
+                return Appointment.objects.create(order_no=order_no, **fields)
         except IntegrityError as exc:
-            message = str(exc)
-            if "idempotency_key" in message:
+            name = violated_constraint(exc) or _appointment_conflict(order_no=order_no, fields=fields)
+            if name in IDEMPOTENCY_CONSTRAINTS:
                 raise _IdempotentReplay() from exc
-            if "order_no" in message:
+            if name == ORDER_NO_CONSTRAINT:
                 continue
-            if "one_active" in message or "visit_date" in message:
+            if name in ONE_ACTIVE_CONSTRAINTS:
                 raise errors.DuplicateBooking() from exc
             raise
     raise RuntimeError("could not draw a unique order number")
+
+
+IDEMPOTENCY_CONSTRAINTS = ("booking_appointment_idempotency_key", "booking_appointment_idempotency_key_per_partner")
+ORDER_NO_CONSTRAINT = "booking_appointment_order_no_key"  # PostgreSQL's name for the unique column
+ONE_ACTIVE_CONSTRAINTS = (
+    "booking_appointment_one_active_per_patient_doctor_day",
+    "booking_appointment_one_active_per_person_doctor_day",
+)
+
+
+def violated_constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint an IntegrityError broke, from the driver's diagnostics (psycopg)."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def _appointment_conflict(*, order_no: str, fields: dict) -> str | None:
+    """Which constraint an insert broke, asked of the table itself where the driver does not say (SQLite)."""
+    existing = Appointment.objects.all()
+    if fields["idempotency_key"] and (
+        existing.filter(booked_by=fields["booked_by"], idempotency_key=fields["idempotency_key"]).exists()
+        or (
+            fields["partner"] is not None
+            and existing.filter(partner=fields["partner"], idempotency_key=fields["idempotency_key"]).exists()
+        )
+    ):
+        return IDEMPOTENCY_CONSTRAINTS[0]
+    if existing.filter(order_no=order_no).exists():
+        return ORDER_NO_CONSTRAINT
+    active = existing.filter(doctor=fields["doctor"], visit_date=fields["visit_date"], status__in=Appointment.ACTIVE)
+    if active.filter(Q(person_key=fields["person_key"]) | Q(patient=fields["patient"])).exists():
+        return ONE_ACTIVE_CONSTRAINTS[0]
+    return None
 
 
 def _raise_not_placed(*, slot: Slot, channel: str):
@@ -361,18 +400,47 @@ def book_slot(
 ) -> Appointment:
     """Book a place in a first-come-first-served slot for `patient`, in `channel`.
 
-    The same `idempotency_key` from the same user returns the first result instead of booking again.
+    The same `idempotency_key` from the same account with the same request (patient, slot,
+    channel) returns the first result instead of booking again; with another request it is
+    refused (`IdempotencyKeyReused`), never answered with someone else's order. Keys belong to
+    the account that sent them: a partner's to its one service account.
     """
+    body = ""
     if idempotency_key:
-        existing = Appointment.objects.filter(booked_by_id=user.pk, idempotency_key=idempotency_key).first()
+        body = idempotency_fingerprint(patient_id=patient.pk, slot_id=slot.pk, channel=channel)
+        existing = _original_for_key(user=user, idempotency_key=idempotency_key)
         if existing is not None:
-            return existing
+            return _replay(existing, body=body)
     try:
         return _book_slot(
-            user=user, patient=patient, slot_id=slot.pk, channel=channel, idempotency_key=idempotency_key, now=now
+            user=user,
+            patient=patient,
+            slot_id=slot.pk,
+            channel=channel,
+            idempotency_key=idempotency_key,
+            idempotency_body=body,
+            now=now,
         )
     except _IdempotentReplay:
-        return Appointment.objects.get(booked_by_id=user.pk, idempotency_key=idempotency_key)
+        return _replay(_original_for_key(user=user, idempotency_key=idempotency_key), body=body)
+
+
+def idempotency_fingerprint(*, patient_id: int, slot_id: int, channel: str) -> str:
+    """The hash of a booking request's body, stored beside its idempotency key."""
+    return hashlib.sha256(f"{patient_id}:{slot_id}:{channel}".encode()).hexdigest()
+
+
+def _original_for_key(*, user, idempotency_key: str) -> Appointment | None:
+    return Appointment.objects.filter(booked_by_id=user.pk, idempotency_key=idempotency_key).first()
+
+
+def _replay(existing: Appointment, *, body: str) -> Appointment:
+    stored = existing.idempotency_body or idempotency_fingerprint(
+        patient_id=existing.patient_id, slot_id=existing.slot_id, channel=existing.channel
+    )
+    if stored != body:
+        raise errors.IdempotencyKeyReused()
+    return existing
 
 
 def _replayed(*, user, idempotency_key: str) -> bool:
@@ -380,7 +448,7 @@ def _replayed(*, user, idempotency_key: str) -> bool:
 
 
 @transaction.atomic
-def _book_slot(*, user, patient, slot_id, channel, idempotency_key, now) -> Appointment:
+def _book_slot(*, user, patient, slot_id, channel, idempotency_key, idempotency_body, now) -> Appointment:
     now = now or timezone.now()
     slot = _load_slot(slot_id)
     schedule = slot.schedule
@@ -414,6 +482,7 @@ def _book_slot(*, user, patient, slot_id, channel, idempotency_key, now) -> Appo
         now=now,
         payment_minutes=rules.payment_timeout_minutes,
         idempotency_key=idempotency_key,
+        idempotency_body=idempotency_body,
     )
     notices.appointment_booked(appointment)
     return appointment
@@ -452,6 +521,19 @@ def _request_refund_on_commit(appointment: Appointment) -> None:
     transaction.on_commit(lambda: request_refund_task.delay(order_no), robust=True)
 
 
+def _check_owner_or_staff(*, user, appointment_id: int) -> bool:
+    """Who may act on an appointment, decided from an unlocked read before any row lock is taken,
+    so a stranger's request never queues on (or holds) a slot's lock. Returns whether `user` is
+    the hospital's staff. The fields read never change after booking.
+    """
+    owner = Appointment.objects.values("hospital_id", "booked_by_id", "patient__user_id").get(pk=appointment_id)
+    if staff_role(user=user, hospital_id=owner["hospital_id"]) is not None:
+        return True
+    if user.pk not in (owner["patient__user_id"], owner["booked_by_id"]):
+        raise errors.NotOwner()
+    return False
+
+
 def _lock_appointment(appointment_id: int) -> tuple[Slot, Appointment]:
     """Lock slot, then appointment (the module's lock order)."""
     slot_id = Appointment.objects.values_list("slot_id", flat=True).get(pk=appointment_id)
@@ -478,11 +560,9 @@ def cancel_appointment(
     against them. Staff may cancel at any time, and their cancellations never count.
     """
     now = now or timezone.now()
+    is_staff = _check_owner_or_staff(user=user, appointment_id=appointment.pk)
     with transaction.atomic():
         slot, appointment = _lock_appointment(appointment.pk)
-        is_staff = staff_role(user=user, hospital_id=appointment.hospital_id) is not None
-        if not is_staff and user.pk not in (appointment.patient.user_id, appointment.booked_by_id):
-            raise errors.NotOwner()
         if not is_staff:
             reason = Appointment.CancelReason.PATIENT
         if appointment.status not in (Status.PENDING_PAYMENT, Status.CONFIRMED):
@@ -608,14 +688,15 @@ def suspend_schedule(*, schedule: Schedule, reason: str, by, now: datetime.datet
 def check_in(*, appointment: Appointment, by, now: datetime.datetime | None = None) -> Appointment:
     """签到 on the day of the visit, by the hospital's staff or the patient's own account."""
     now = now or timezone.now()
+    owner = Appointment.objects.values("hospital_id", "patient__user_id").get(pk=appointment.pk)
+    if staff_role(user=by, hospital_id=owner["hospital_id"]) is None and by.pk != owner["patient__user_id"]:
+        raise errors.NotOwner()
     with transaction.atomic():
         appointment = (
             Appointment.objects.select_for_update(of=("self",))
             .select_related("patient", "schedule")
             .get(pk=appointment.pk)
         )
-        if staff_role(user=by, hospital_id=appointment.hospital_id) is None and by.pk != appointment.patient.user_id:
-            raise errors.NotOwner()
         if appointment.status != Status.CONFIRMED:
             raise errors.InvalidStatus(status=appointment.get_status_display())
         if timezone.localdate(now) != appointment.visit_date or now >= appointment.schedule.end_at:
@@ -864,13 +945,13 @@ def add_places(*, slot: Slot, places: int, channel: str, reason: str, by, now: d
         raise errors.InvalidPlaces()
     if channel not in CHANNEL_ORDER:
         raise ValueError(f"unknown channel {channel!r}")
+    _require_staff(
+        user=by,
+        hospital_id=Slot.objects.values_list("schedule__doctor__hospital_id", flat=True).get(pk=slot.pk),
+        roles=(HospitalStaff.Role.HOSPITAL_ADMIN, HospitalStaff.Role.SCHEDULER, HospitalStaff.Role.FRONT_DESK),
+    )
     with transaction.atomic():
         slot = _load_slot(slot.pk, lock=True)
-        _require_staff(
-            user=by,
-            hospital_id=slot.schedule.doctor.hospital_id,
-            roles=(HospitalStaff.Role.HOSPITAL_ADMIN, HospitalStaff.Role.SCHEDULER, HospitalStaff.Role.FRONT_DESK),
-        )
         if slot.schedule.status == Schedule.Status.SUSPENDED or not slot.is_open:
             raise errors.ScheduleUnavailable()
         capacity = f"{channel}_capacity"
