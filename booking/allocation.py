@@ -27,20 +27,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Patient
-from booking import errors, notices
+from booking import eligibility, errors, notices, places
 from booking.models import Appointment, BookingRequest
-from booking.services import (
-    _check_actor,
-    _check_person,
-    _local_text,
-    _place_appointment,
-    _schedule_rules,
-    lock_person,
-    lock_slots,
-    read_schedule_fenced,
-    try_lock_person,
-    withdraw_own,
-)
+from booking.services import withdraw_own
 from hospital.channels import Channel
 from scheduling.models import AllocationPolicy as PolicyName
 from scheduling.models import Schedule, Slot
@@ -137,20 +126,21 @@ def request_booking(
         raise ValueError("requests come from patients or partners")
     with transaction.atomic():
         hospital_id = Schedule.objects.values_list("doctor__hospital_id", flat=True).get(pk=schedule.pk)
-        _check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
-        lock_person(patient)
+        eligibility.check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
+        places.lock_person(patient)
         patient = Patient.objects.get(pk=patient.pk)
-        schedule = read_schedule_fenced(schedule.pk)
+        schedule = places.read_schedule_fenced(schedule.pk)
         if schedule.status != Schedule.Status.PUBLISHED:
             raise errors.ScheduleUnavailable()
         if not schedule.uses_requests:
             raise errors.RequestWindowClosed(message=_("该号源先到先得，请直接预约。"), opens="", closes="")
         if not (schedule.release_at <= now < schedule.request_closes_at) or schedule.drawn_at is not None:
             raise errors.RequestWindowClosed(
-                opens=_local_text(schedule.release_at), closes=_local_text(schedule.request_closes_at)
+                opens=eligibility.local_text(schedule.release_at),
+                closes=eligibility.local_text(schedule.request_closes_at),
             )
-        rules = _schedule_rules(schedule)
-        _check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
+        rules = eligibility.schedule_rules(schedule)
+        eligibility.check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
         try:
             with transaction.atomic():
                 return BookingRequest.objects.create(
@@ -198,7 +188,7 @@ def draw_schedule(*, schedule: Schedule, now: datetime.datetime | None = None, s
     """
     now = now or timezone.now()
     with transaction.atomic():
-        lock_slots(schedule_id=schedule.pk)  # slots before the schedule: the lock order of booking.services
+        places.lock_slots(schedule_id=schedule.pk)  # slots before the schedule: the lock order of booking.places
         schedule = (
             Schedule.objects.select_for_update(of=("self",)).select_related("doctor", "department").get(pk=schedule.pk)
         )
@@ -219,7 +209,7 @@ def draw_schedule(*, schedule: Schedule, now: datetime.datetime | None = None, s
                 request.score = priority_score(request=request, now=now)
                 BookingRequest.objects.filter(pk=request.pk).update(score=request.score)
         ordered = POLICIES[schedule.allocation_policy].order(requests, seed)
-        rules = _schedule_rules(schedule)
+        rules = eligibility.schedule_rules(schedule)
         slots = list(
             Slot.objects.select_related("schedule__doctor", "schedule__department")
             .filter(schedule=schedule, is_open=True)
@@ -229,9 +219,11 @@ def draw_schedule(*, schedule: Schedule, now: datetime.datetime | None = None, s
         for rank, request in enumerate(ordered, start=1):
             outcome = {"draw_rank": rank}
             try:
-                if not try_lock_person(request.patient, attempts=25):
+                if not places.try_lock_person(request.patient, attempts=25):
                     raise errors.BookingError(message=_("该就诊人正在办理其他预约"))
-                _check_person(patient=request.patient, schedule=schedule, rules=rules, channel=request.channel, now=now)
+                eligibility.check_person(
+                    patient=request.patient, schedule=schedule, rules=rules, channel=request.channel, now=now
+                )
             except errors.BookingError as exc:
                 outcome.update(status=BookingRequest.Status.INELIGIBLE, result_note=exc.detail[:200])
                 ineligible.append(request.pk)
@@ -257,7 +249,7 @@ def _place_in_first_free_slot(*, request, slots, rules, now) -> Appointment | No
             continue
         try:
             with transaction.atomic():
-                appointment = _place_appointment(
+                appointment = places.place_appointment(
                     slot=slot,
                     patient=request.patient,
                     channel=request.channel,

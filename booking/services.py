@@ -1,389 +1,32 @@
-"""Every write that books, cancels or moves a place goes through this module.
+"""The booking life cycle: book, cancel, expire, 停诊, check in, penalties, the waitlist, money.
 
-Lock order, the same in every service, so PostgreSQL never has to break a deadlock:
-person → slots (in id order) → schedule → appointment.
-
-- Booking first takes the person's lock (a transaction-scoped advisory lock on the ID hash, so
-  one real person's requests queue up even across accounts and the limit checks are exact),
-  then takes the place with one conditional UPDATE on the slot row, which holds that row's
-  lock until commit. Paths that already hold slot locks (waitlist offers, draws) only *try*
-  the person's lock and treat a busy person as not eligible at that moment.
-- Cancelling, expiring and 停诊 lock the slot row before the appointment, so a booking in
-  flight on that slot has committed (or waits) before places are counted back.
-- 停诊 first closes its slots (`is_open = false`, in the same row the booking UPDATE tests),
-  so a booking that was waiting on a slot lock finds the slot closed, not a free place.
-- Joining a waitlist and entering a draw read the schedule under a share lock, so a 停诊 or a
-  draw running at the same moment is either seen or waited for, never missed.
+Locks, places and numbering are in booking.places (its docstring has the lock order); who may
+book and the rule checks are in booking.eligibility.
 """
 
 import datetime
 import hashlib
 import logging
-import secrets
-import time
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.models import Partner, Patient
-from booking import errors, notices
+from accounts.models import Patient
+from booking import eligibility, errors, notices, places
+from booking import places as booking_places
 from booking.models import Appointment, BookingBan, BookingRequest, Penalty, WaitlistEntry
 from booking.selectors import active_ban
-from hospital.channels import CHANNEL_ORDER, RESERVE_CHANNELS, Channel
+from hospital.channels import CHANNEL_ORDER, Channel
 from hospital.models import BookingRules, HospitalStaff
 from hospital.roles import staff_role
 from hospital.selectors import rules_for
-from scheduling.models import Schedule, Slot, SlotAdjustment
-from scheduling.services import local_datetime
+from scheduling.models import RESERVE_RELEASE_FLAGS, Schedule, Slot, SlotAdjustment, release_moments
 
 logger = logging.getLogger(__name__)
 
 Status = Appointment.Status
-STAFF_CHANNELS = (Channel.WINDOW, Channel.CLINIC)
-# Appointments that no longer count towards a patient's limits.
-NOT_COUNTED = (Status.CANCELLED, Status.EXPIRED, Status.REFUNDED)
-LIMIT_LABELS = {
-    "department_day": "同一科室每天",
-    "hospital_day": "本院每天",
-    "active": "未就诊预约",
-    "month": "每月",
-}
-
-
-class _IdempotentReplay(Exception):
-    """The same user sent the same idempotency key again while the first request was committing."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Who may act
-
-
-def _require_staff(*, user, hospital_id: int, roles: tuple[str, ...] | None = None) -> str:
-    role = staff_role(user=user, hospital_id=hospital_id)
-    if role is None or (roles is not None and role != "superuser" and role not in roles):
-        raise errors.NotStaff()
-    return role
-
-
-def _check_actor(*, user, patient: Patient, channel: str, hospital_id: int) -> Partner | None:
-    """Online bookings are for the user's own 就诊人; partners for the patients they registered;
-    the window and the clinic book for anyone, but only the hospital's own staff can use them."""
-    if channel not in CHANNEL_ORDER:
-        raise ValueError(f"unknown channel {channel!r}")
-    if channel in STAFF_CHANNELS:
-        _require_staff(user=user, hospital_id=hospital_id)
-        if not patient.is_active:
-            raise errors.PatientInactive()
-        return None
-    partner = None
-    if channel == Channel.PARTNER:
-        partner = Partner.objects.filter(user_id=user.pk, is_active=True).first()
-        if partner is None:
-            raise errors.NotOwner()
-    if patient.user_id != user.pk or not patient.is_active:
-        raise errors.NotOwner()
-    return partner
-
-
-# ---------------------------------------------------------------------------------------------
-# Rule checks shared by booking, requests, the waitlist and the draw
-
-
-def _local_text(moment: datetime.datetime) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i")
-
-
-def _check_timing(*, schedule: Schedule, slot: Slot, channel: str, rules: BookingRules, now) -> None:
-    if channel in STAFF_CHANNELS:
-        # The window and the consulting room book up to the end of the segment, before release too.
-        if now >= slot.end_at:
-            raise errors.BookingClosed()
-        return
-    if now < schedule.release_at:
-        raise errors.NotReleasedYet(release_at=_local_text(schedule.release_at))
-    today = timezone.localdate(now)
-    if schedule.date > today + datetime.timedelta(days=rules.days_ahead):
-        raise errors.OutsideWindow(days=rules.days_ahead)
-    if now >= slot.start_at - datetime.timedelta(minutes=rules.close_minutes_before_start):
-        raise errors.BookingClosed()
-    if schedule.date == today and not rules.same_day_booking:
-        raise errors.BookingClosed()
-    if rules.day_before_cutoff_time is not None:
-        cutoff = local_datetime(schedule.date - datetime.timedelta(days=1), rules.day_before_cutoff_time)
-        if now >= cutoff:
-            raise errors.BookingClosed()
-
-
-def _check_person(*, patient: Patient, schedule: Schedule, rules: BookingRules, channel: str, now) -> None:
-    """Real name, bans, one appointment per doctor per day, and the per-person limits."""
-    hospital_id = schedule.doctor.hospital_id
-    if rules.real_name_required and not patient.has_real_name:
-        raise errors.RealNameRequired()
-    staff_channel = channel in STAFF_CHANNELS
-    if not staff_channel:
-        ban = active_ban(person_key=patient.person_key, hospital_id=hospital_id, now=now)
-        if ban is not None:
-            raise errors.PatientBanned(until=date_format(timezone.localtime(ban.ends_at), "Y-m-d"))
-    counted = Appointment.objects.filter(person_key=patient.person_key, hospital_id=hospital_id).exclude(
-        status__in=NOT_COUNTED
-    )
-    usage = counted.aggregate(
-        same_doctor=Count(
-            "pk", filter=Q(doctor_id=schedule.doctor_id, visit_date=schedule.date, status__in=Appointment.ACTIVE)
-        ),
-        department_day=Count("pk", filter=Q(visit_date=schedule.date, department_id=schedule.department_id)),
-        hospital_day=Count("pk", filter=Q(visit_date=schedule.date)),
-        active=Count("pk", filter=Q(status__in=Appointment.ACTIVE)),
-        month=Count("pk", filter=Q(visit_date__year=schedule.date.year, visit_date__month=schedule.date.month)),
-    )
-    if usage["same_doctor"]:
-        raise errors.DuplicateBooking()
-    if staff_channel:
-        return
-    limits = {
-        "department_day": rules.max_per_department_per_day,
-        "hospital_day": rules.max_per_hospital_per_day,
-        "active": rules.max_active,
-        "month": rules.max_per_month,
-    }
-    for limit, maximum in limits.items():
-        if usage[limit] >= maximum:
-            raise errors.LimitExceeded(limit=limit, limit_label=LIMIT_LABELS[limit], maximum=maximum)
-
-
-def _schedule_rules(schedule: Schedule) -> BookingRules:
-    return rules_for(
-        hospital_id=schedule.doctor.hospital_id, department=schedule.department, doctor_id=schedule.doctor_id
-    )
-
-
-def _load_slot(slot_id: int, *, lock: bool = False) -> Slot:
-    queryset = Slot.objects.select_related("schedule__doctor__hospital", "schedule__department")
-    if lock:
-        queryset = queryset.select_for_update(of=("self",))
-    return queryset.get(pk=slot_id)
-
-
-PERSON_LOCK_CLASS = 7101  # advisory-lock namespace for "one real person"
-
-
-def lock_person(patient: Patient, *, wait: bool = True) -> bool:
-    """Serialise one real person's bookings for the rest of the transaction (PostgreSQL advisory lock).
-
-    With `wait=False` returns False at once if another transaction holds it. SQLite (`make run`)
-    runs one writer at a time anyway, so there it only locks the patient row.
-    """
-    if connection.vendor != "postgresql":
-        Patient.objects.select_for_update().filter(pk=patient.pk).exists()
-        return True
-    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s, hashtext(%s))", [PERSON_LOCK_CLASS, patient.person_key])
-        return wait or bool(cursor.fetchone()[0])
-
-
-def try_lock_person(patient: Patient, *, attempts: int = 1) -> bool:
-    """For paths that already hold slot locks: never wait in line (that could deadlock), retry briefly."""
-    for attempt in range(attempts):
-        if lock_person(patient, wait=False):
-            return True
-        if attempt + 1 < attempts:
-            time.sleep(0.02)
-    return False
-
-
-def read_schedule_fenced(schedule_id: int) -> Schedule:
-    """The schedule under a share lock (PostgreSQL): a concurrent 停诊 or draw is waited for, not missed."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {Schedule._meta.db_table} WHERE id = %s FOR SHARE", [schedule_id])
-    return Schedule.objects.select_related("doctor__hospital", "department").get(pk=schedule_id)
-
-
-def lock_slots(*, schedule_id: int, **filters) -> list[Slot]:
-    """Lock a session's slots in id order (the module's lock order)."""
-    return list(Slot.objects.select_for_update().filter(schedule_id=schedule_id, **filters).order_by("pk"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Taking and giving back places
-
-
-def _take_place(*, slot_id: int, channel: str) -> bool:
-    """The one conditional UPDATE that takes a place: no read-then-write, the row count says who won.
-
-    Once the window's and the clinic's unused reserves have gone online (the evening before),
-    those channels draw on the shared online pool: a second conditional UPDATE moves one online
-    place into the channel and takes it, so the appointment still counts in its own channel.
-    """
-    booked, capacity = f"{channel}_booked", f"{channel}_capacity"
-    slots = Slot.objects.filter(pk=slot_id, is_open=True)
-    if slots.filter(**{f"{booked}__lt": F(capacity)}).update(booked=F("booked") + 1, **{booked: F(booked) + 1}):
-        return True
-    if channel not in STAFF_CHANNELS:
-        return False
-    return bool(
-        slots.filter(reserves_released_at__isnull=False, online_booked__lt=F("online_capacity")).update(
-            online_capacity=F("online_capacity") - 1,
-            booked=F("booked") + 1,
-            **{capacity: F(capacity) + 1, booked: F(booked) + 1},
-        )
-    )
-
-
-def _give_back_place(*, slot: Slot, channel: str) -> str:
-    """Return a freed place to its channel, or to `online` once that channel's reserve was released.
-
-    The caller holds the slot's row lock, so the released flags read from `slot` are current.
-    Returns the channel the place went to.
-    """
-    booked, capacity = f"{channel}_booked", f"{channel}_capacity"
-    changes = {"booked": F("booked") - 1, booked: F(booked) - 1}
-    returned_to = channel
-    if channel != Channel.ONLINE and slot.channel_released(channel):
-        changes.update({capacity: F(capacity) - 1, "online_capacity": F("online_capacity") + 1})
-        returned_to = Channel.ONLINE
-    Slot.objects.filter(pk=slot.pk).update(**changes)
-    return returned_to
-
-
-def _assign_number(*, slot: Slot) -> tuple[int, datetime.datetime]:
-    """就诊序号 and estimated time. The caller has just taken a place, so it holds the slot's lock.
-
-    A regular place gets the lowest free number of the slot's own range, so numbers follow the
-    clock; a place beyond the regular ones (加号) gets the next number after the session's last.
-    """
-    first, regular = slot.first_number, slot.regular_places
-    used = set(
-        Appointment.objects.filter(
-            slot_id=slot.pk,
-            status__in=Appointment.PLACE_HOLDING,
-            queue_number__gte=first,
-            queue_number__lt=first + regular,
-        ).values_list("queue_number", flat=True)
-    )
-    index = next((i for i in range(regular) if first + i not in used), None)
-    if index is None:
-        Schedule.objects.filter(pk=slot.schedule_id).update(last_queue_number=F("last_queue_number") + 1)
-        number = Schedule.objects.values_list("last_queue_number", flat=True).get(pk=slot.schedule_id)
-        return number, slot.end_at
-    step = (slot.end_at - slot.start_at) / max(regular, 1)
-    return first + index, slot.start_at + step * index
-
-
-def new_order_no(now: datetime.datetime) -> str:
-    return f"{timezone.localtime(now):%Y%m%d%H%M%S}{secrets.randbelow(10**10):010d}"
-
-
-def _place_appointment(
-    *,
-    slot: Slot,
-    patient: Patient,
-    channel: str,
-    user,
-    partner: Partner | None,
-    rules: BookingRules,
-    now: datetime.datetime,
-    payment_minutes: int,
-    idempotency_key: str | None = None,
-    idempotency_body: str = "",
-) -> Appointment:
-    """Take a place and write the order. Must run inside the caller's transaction."""
-    schedule = slot.schedule
-    if not _take_place(slot_id=slot.pk, channel=channel):
-        _raise_not_placed(slot=slot, channel=channel)
-    queue_number, estimated_at = _assign_number(slot=slot)
-    pays_online = schedule.fee_fen > 0 and not rules.pay_at_desk and channel not in STAFF_CHANNELS
-    deadline = min(now + datetime.timedelta(minutes=payment_minutes), slot.start_at) if pays_online else None
-    fields = {
-        "patient": patient,
-        "person_key": patient.person_key,
-        "hospital": schedule.doctor.hospital,
-        "department": schedule.department,
-        "doctor": schedule.doctor,
-        "schedule": schedule,
-        "slot": slot,
-        "visit_date": schedule.date,
-        "channel": channel,
-        "booked_by": user,
-        "partner": partner,
-        "status": Status.PENDING_PAYMENT if pays_online else Status.CONFIRMED,
-        "queue_number": queue_number,
-        "estimated_at": estimated_at,
-        "fee_fen": schedule.fee_fen,
-        "payment_deadline": deadline,
-        "rules_version": rules.version,
-        "rules_snapshot": rules.snapshot(),
-        "idempotency_key": idempotency_key,
-        "idempotency_body": idempotency_body,
-    }
-    for _attempt in range(3):
-        order_no = new_order_no(now)
-        try:
-            with transaction.atomic():
-                return Appointment.objects.create(order_no=order_no, **fields)
-        except IntegrityError as exc:
-            name = violated_constraint(exc) or _appointment_conflict(order_no=order_no, fields=fields)
-            if name in IDEMPOTENCY_CONSTRAINTS:
-                raise _IdempotentReplay() from exc
-            if name == ORDER_NO_CONSTRAINT:
-                continue
-            if name in ONE_ACTIVE_CONSTRAINTS:
-                raise errors.DuplicateBooking() from exc
-            raise
-    raise RuntimeError("could not draw a unique order number")
-
-
-IDEMPOTENCY_CONSTRAINTS = ("booking_appointment_idempotency_key", "booking_appointment_idempotency_key_per_partner")
-ORDER_NO_CONSTRAINT = "booking_appointment_order_no_key"  # PostgreSQL's name for the unique column
-ONE_ACTIVE_CONSTRAINTS = (
-    "booking_appointment_one_active_per_patient_doctor_day",
-    "booking_appointment_one_active_per_person_doctor_day",
-)
-
-
-def violated_constraint(exc: IntegrityError) -> str | None:
-    """The name of the constraint an IntegrityError broke, from the driver's diagnostics (psycopg)."""
-    diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None)
-
-
-def _appointment_conflict(*, order_no: str, fields: dict) -> str | None:
-    """Which constraint an insert broke, asked of the table itself where the driver does not say (SQLite)."""
-    existing = Appointment.objects.all()
-    if fields["idempotency_key"] and (
-        existing.filter(booked_by=fields["booked_by"], idempotency_key=fields["idempotency_key"]).exists()
-        or (
-            fields["partner"] is not None
-            and existing.filter(partner=fields["partner"], idempotency_key=fields["idempotency_key"]).exists()
-        )
-    ):
-        return IDEMPOTENCY_CONSTRAINTS[0]
-    if existing.filter(order_no=order_no).exists():
-        return ORDER_NO_CONSTRAINT
-    active = existing.filter(doctor=fields["doctor"], visit_date=fields["visit_date"], status__in=Appointment.ACTIVE)
-    if active.filter(Q(person_key=fields["person_key"]) | Q(patient=fields["patient"])).exists():
-        return ONE_ACTIVE_CONSTRAINTS[0]
-    return None
-
-
-def _raise_not_placed(*, slot: Slot, channel: str):
-    """After a conditional UPDATE took nothing: the slot was closed (停诊) meanwhile, or it is full."""
-    current = Slot.objects.filter(pk=slot.pk).values("is_open").first()
-    if current is None or not current["is_open"]:
-        raise errors.ScheduleUnavailable()
-    _raise_slot_full(channel=channel)
-
-
-def _raise_slot_full(*, channel: str):
-    """Patients are told the slot is full; staff are told which channel."""
-    if channel in STAFF_CHANNELS:
-        raise errors.SlotFull(message=_("该时段“%(channel)s”渠道的号源已约满。"), channel=str(Channel(channel).label))
-    raise errors.SlotFull()
-
 
 # ---------------------------------------------------------------------------------------------
 # Booking
@@ -421,7 +64,7 @@ def book_slot(
             idempotency_body=body,
             now=now,
         )
-    except _IdempotentReplay:
+    except places.IdempotentReplay:
         return _replay(_original_for_key(user=user, idempotency_key=idempotency_key), body=body)
 
 
@@ -450,29 +93,29 @@ def _replayed(*, user, idempotency_key: str) -> bool:
 @transaction.atomic
 def _book_slot(*, user, patient, slot_id, channel, idempotency_key, idempotency_body, now) -> Appointment:
     now = now or timezone.now()
-    slot = _load_slot(slot_id)
+    slot = places.load_slot(slot_id)
     schedule = slot.schedule
     hospital_id = schedule.doctor.hospital_id
-    partner = _check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
+    partner = eligibility.check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
     if schedule.status != Schedule.Status.PUBLISHED or not slot.is_open:
         raise errors.ScheduleUnavailable()
-    if schedule.uses_requests and schedule.drawn_at is None and channel not in STAFF_CHANNELS:
+    if schedule.uses_requests and schedule.drawn_at is None and channel not in places.STAFF_CHANNELS:
         raise errors.RequestsOnly()  # after the draw, places left over are booked first come first served
-    rules = _schedule_rules(schedule)
-    _check_timing(schedule=schedule, slot=slot, channel=channel, rules=rules, now=now)
-    if slot.free_of(channel) <= 0 and not (channel in STAFF_CHANNELS and slot.channel_released(channel)):
+    rules = eligibility.schedule_rules(schedule)
+    eligibility.check_timing(schedule=schedule, slot=slot, channel=channel, rules=rules, now=now)
+    if slot.free_of(channel) <= 0 and not (channel in places.STAFF_CHANNELS and slot.channel_released(channel)):
         # Fast refusal in the rush: the row we just read is already full. (A free place read here
-        # proves nothing; only the conditional UPDATE in _place_appointment decides who gets it.)
+        # proves nothing; only the conditional UPDATE in places.place_appointment decides who gets it.)
         # A retry whose first attempt took the last place must still get that first result.
         if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
-            raise _IdempotentReplay()
-        _raise_slot_full(channel=channel)  # the slot read above is open: closed ones were refused already
-    lock_person(patient)
+            raise places.IdempotentReplay()
+        places.raise_slot_full(channel=channel)  # the slot read above is open: closed ones were refused already
+    places.lock_person(patient)
     patient = Patient.objects.get(pk=patient.pk)
     if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
-        raise _IdempotentReplay()  # the first request with this key committed while we waited for the lock
-    _check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
-    appointment = _place_appointment(
+        raise places.IdempotentReplay()  # the first request with this key committed while we waited for the lock
+    eligibility.check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
+    appointment = places.place_appointment(
         slot=slot,
         patient=patient,
         channel=channel,
@@ -502,10 +145,14 @@ def _end_appointment(
     changes = {"status": status, **fields}
     if appointment.paid_at is not None and appointment.refund_requested_at is None:
         changes["refund_requested_at"] = now
-    Appointment.objects.filter(pk=appointment.pk).update(**changes)
+    recorded = {name: value for name, value in changes.items() if name != "status"}
+    if not places.change_status(
+        appointment_id=appointment.pk, to=status, only_from=(appointment.status,), updated_at=now, **recorded
+    ):
+        raise places.IllegalTransition(f"appointment {appointment.pk} left {appointment.status} under its lock")
     for name, value in changes.items():
         setattr(appointment, name, value)
-    returned_to = _give_back_place(slot=slot, channel=appointment.channel)
+    returned_to = places.give_back_place(slot=slot, channel=appointment.channel)
     if "refund_requested_at" in changes:
         _request_refund_on_commit(appointment)
     if offer and returned_to == Channel.ONLINE:
@@ -534,18 +181,6 @@ def _check_owner_or_staff(*, user, appointment_id: int) -> bool:
     return False
 
 
-def _lock_appointment(appointment_id: int) -> tuple[Slot, Appointment]:
-    """Lock slot, then appointment (the module's lock order)."""
-    slot_id = Appointment.objects.values_list("slot_id", flat=True).get(pk=appointment_id)
-    slot = _load_slot(slot_id, lock=True)
-    appointment = (
-        Appointment.objects.select_for_update(of=("self",))
-        .select_related("patient__user", "schedule", "doctor")
-        .get(pk=appointment_id)
-    )
-    return slot, appointment
-
-
 def cancel_appointment(
     *,
     user,
@@ -562,7 +197,7 @@ def cancel_appointment(
     now = now or timezone.now()
     is_staff = _check_owner_or_staff(user=user, appointment_id=appointment.pk)
     with transaction.atomic():
-        slot, appointment = _lock_appointment(appointment.pk)
+        slot, appointment = places.lock_appointment(appointment.pk)
         if not is_staff:
             reason = Appointment.CancelReason.PATIENT
         if appointment.status not in (Status.PENDING_PAYMENT, Status.CONFIRMED):
@@ -596,7 +231,7 @@ def expire_appointment(*, appointment_id: int, now: datetime.datetime | None = N
     """An unpaid order past its deadline expires and its place goes back. False if it no longer applies."""
     now = now or timezone.now()
     with transaction.atomic():
-        slot, appointment = _lock_appointment(appointment_id)
+        slot, appointment = places.lock_appointment(appointment_id)
         if appointment.status != Status.PENDING_PAYMENT or appointment.payment_deadline > now:
             return False
         _end_appointment(appointment=appointment, slot=slot, status=Status.EXPIRED, now=now)
@@ -637,21 +272,21 @@ def suspend_schedule(*, schedule: Schedule, reason: str, by, now: datetime.datet
     now = now or timezone.now()
     with transaction.atomic():
         schedule = Schedule.objects.select_related("doctor", "department").get(pk=schedule.pk)
-        _require_staff(
+        eligibility.require_staff(
             user=by,
             hospital_id=schedule.doctor.hospital_id,
             roles=(HospitalStaff.Role.HOSPITAL_ADMIN, HospitalStaff.Role.SCHEDULER),
         )
         # Closing the slots takes their row locks (in id order): bookings in flight finish first,
         # later ones find the slots closed.
-        lock_slots(schedule_id=schedule.pk)
+        places.lock_slots(schedule_id=schedule.pk)
         Slot.objects.filter(schedule=schedule).update(is_open=False)
         suspended = Schedule.objects.filter(
             pk=schedule.pk, status__in=[Schedule.Status.DRAFT, Schedule.Status.PUBLISHED]
         ).update(status=Schedule.Status.SUSPENDED, suspended_at=now, suspended_reason=reason[:200], suspended_by=by)
         if not suspended:
             return 0
-        slots = {slot.pk: slot for slot in lock_slots(schedule_id=schedule.pk)}
+        slots = {slot.pk: slot for slot in places.lock_slots(schedule_id=schedule.pk)}
         appointments = list(
             Appointment.objects.select_for_update(of=("self",))
             .select_related("patient__user", "doctor")
@@ -701,17 +336,17 @@ def check_in(*, appointment: Appointment, by, now: datetime.datetime | None = No
             raise errors.InvalidStatus(status=appointment.get_status_display())
         if timezone.localdate(now) != appointment.visit_date or now >= appointment.schedule.end_at:
             raise errors.CheckInNotAllowed()
-        appointment.status, appointment.checked_in_at = Status.CHECKED_IN, now
-        appointment.save(update_fields=["status", "checked_in_at", "updated_at"])
+        places.change_status(
+            appointment_id=appointment.pk, to=Status.CHECKED_IN, only_from=(Status.CONFIRMED,), checked_in_at=now
+        )
+        appointment.refresh_from_db()
     return appointment
 
 
 def complete_visit(*, appointment: Appointment, by, now: datetime.datetime | None = None) -> Appointment:
     now = now or timezone.now()
-    _require_staff(user=by, hospital_id=appointment.hospital_id)
-    if not Appointment.objects.filter(pk=appointment.pk, status=Status.CHECKED_IN).update(
-        status=Status.COMPLETED, completed_at=now, updated_at=now
-    ):
+    eligibility.require_staff(user=by, hospital_id=appointment.hospital_id)
+    if not places.change_status(appointment_id=appointment.pk, to=Status.COMPLETED, completed_at=now, updated_at=now):
         appointment.refresh_from_db()
         raise errors.InvalidStatus(status=appointment.get_status_display())
     appointment.refresh_from_db()
@@ -725,8 +360,8 @@ def mark_no_shows(*, now: datetime.datetime | None = None) -> int:
     due = Appointment.objects.filter(status=Status.CONFIRMED, schedule__end_at__lt=now).values_list("pk", flat=True)
     for appointment_id in list(due[:1000]):
         with transaction.atomic():
-            if not Appointment.objects.filter(pk=appointment_id, status=Status.CONFIRMED).update(
-                status=Status.NO_SHOW, updated_at=now
+            if not places.change_status(
+                appointment_id=appointment_id, to=Status.NO_SHOW, only_from=(Status.CONFIRMED,), updated_at=now
             ):
                 continue
             appointment = Appointment.objects.select_related("patient").get(pk=appointment_id)
@@ -805,7 +440,7 @@ def _ban_if_threshold_crossed(*, appointment: Appointment, now) -> BookingBan | 
 def waive_penalty(*, penalty: Penalty, by, reason: str, now: datetime.datetime | None = None) -> Penalty:
     """Staff waive a record (e.g. the patient was in hospital); a ban it caused is lifted."""
     now = now or timezone.now()
-    _require_staff(user=by, hospital_id=penalty.hospital_id)
+    eligibility.require_staff(user=by, hospital_id=penalty.hospital_id)
     with transaction.atomic():
         if not Penalty.objects.filter(pk=penalty.pk, waived_at__isnull=True).update(
             waived_at=now, waived_by=by, waive_reason=reason[:200]
@@ -835,17 +470,17 @@ def join_waitlist(*, user, patient: Patient, schedule: Schedule, now: datetime.d
     now = now or timezone.now()
     with transaction.atomic():
         hospital_id = Schedule.objects.values_list("doctor__hospital_id", flat=True).get(pk=schedule.pk)
-        _check_actor(user=user, patient=patient, channel=Channel.ONLINE, hospital_id=hospital_id)
-        lock_person(patient)
+        eligibility.check_actor(user=user, patient=patient, channel=Channel.ONLINE, hospital_id=hospital_id)
+        places.lock_person(patient)
         patient = Patient.objects.get(pk=patient.pk)
-        schedule = read_schedule_fenced(schedule.pk)
+        schedule = places.read_schedule_fenced(schedule.pk)
         if schedule.status != Schedule.Status.PUBLISHED:
             raise errors.ScheduleUnavailable()
-        rules = _schedule_rules(schedule)
+        rules = eligibility.schedule_rules(schedule)
         if not rules.waitlist_enabled:
             raise errors.WaitlistUnavailable(reason=_("本院未开放候补"))
         if now < schedule.release_at:
-            raise errors.NotReleasedYet(release_at=_local_text(schedule.release_at))
+            raise errors.NotReleasedYet(release_at=eligibility.local_text(schedule.release_at))
         if schedule.uses_requests and schedule.drawn_at is None:
             raise errors.WaitlistUnavailable(reason=_("抽签尚未进行"))
         open_slots = Slot.objects.filter(
@@ -857,7 +492,7 @@ def join_waitlist(*, user, patient: Patient, schedule: Schedule, now: datetime.d
             raise errors.BookingClosed()
         if open_slots.filter(online_booked__lt=F("online_capacity")).exists():
             raise errors.WaitlistUnavailable(reason=_("尚有可预约号源，请直接预约"))
-        _check_person(patient=patient, schedule=schedule, rules=rules, channel=Channel.ONLINE, now=now)
+        eligibility.check_person(patient=patient, schedule=schedule, rules=rules, channel=Channel.ONLINE, now=now)
         try:
             with transaction.atomic():
                 return WaitlistEntry.objects.create(
@@ -892,7 +527,7 @@ def offer_to_waitlist(*, slot: Slot, now: datetime.datetime) -> list[Appointment
     schedule = Schedule.objects.select_related("doctor", "department").get(pk=slot.schedule_id)
     if schedule.status != Schedule.Status.PUBLISHED:
         return []
-    rules = _schedule_rules(schedule)
+    rules = eligibility.schedule_rules(schedule)
     slot = Slot.objects.select_related("schedule__doctor", "schedule__department").get(pk=slot.pk)
     too_late = now >= slot.start_at - datetime.timedelta(minutes=rules.close_minutes_before_start)
     if not rules.waitlist_enabled or too_late or slot.online_free <= 0:
@@ -905,16 +540,18 @@ def offer_to_waitlist(*, slot: Slot, now: datetime.datetime) -> list[Appointment
     )
     for entry in waiting:
         try:
-            if not try_lock_person(entry.patient):
+            if not places.try_lock_person(entry.patient):
                 continue  # busy booking right now: not eligible at this moment
-            _check_person(patient=entry.patient, schedule=schedule, rules=rules, channel=Channel.ONLINE, now=now)
+            eligibility.check_person(
+                patient=entry.patient, schedule=schedule, rules=rules, channel=Channel.ONLINE, now=now
+            )
             with transaction.atomic():
                 claimed = WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistEntry.Status.WAITING).update(
                     status=WaitlistEntry.Status.PROMOTED, promoted_at=now
                 )
                 if not claimed:
                     continue  # the patient left the line a moment ago
-                appointment = _place_appointment(
+                appointment = places.place_appointment(
                     slot=slot,
                     patient=entry.patient,
                     channel=Channel.ONLINE,
@@ -945,13 +582,13 @@ def add_places(*, slot: Slot, places: int, channel: str, reason: str, by, now: d
         raise errors.InvalidPlaces()
     if channel not in CHANNEL_ORDER:
         raise ValueError(f"unknown channel {channel!r}")
-    _require_staff(
+    eligibility.require_staff(
         user=by,
         hospital_id=Slot.objects.values_list("schedule__doctor__hospital_id", flat=True).get(pk=slot.pk),
         roles=(HospitalStaff.Role.HOSPITAL_ADMIN, HospitalStaff.Role.SCHEDULER, HospitalStaff.Role.FRONT_DESK),
     )
     with transaction.atomic():
-        slot = _load_slot(slot.pk, lock=True)
+        slot = booking_places.load_slot(slot.pk, lock=True)  # `places` is the number of places here
         if slot.schedule.status == Schedule.Status.SUSPENDED or not slot.is_open:
             raise errors.ScheduleUnavailable()
         capacity = f"{channel}_capacity"
@@ -961,24 +598,6 @@ def add_places(*, slot: Slot, places: int, channel: str, reason: str, by, now: d
             offer_to_waitlist(slot=slot, now=now)
     slot.refresh_from_db()
     return slot
-
-
-def _release_moments(rules: BookingRules, day: datetime.date) -> dict[str, datetime.datetime]:
-    return {
-        "reserves_released_at": local_datetime(
-            day - datetime.timedelta(days=rules.reserve_release_days_before), rules.reserve_release_time
-        ),
-        "partner_released_at": local_datetime(
-            day - datetime.timedelta(days=rules.partner_cutoff_days_before), rules.partner_cutoff_time
-        ),
-    }
-
-
-RELEASED_CHANNELS = {
-    "reserves_released_at": (Channel.WINDOW, Channel.CLINIC),
-    "partner_released_at": (Channel.PARTNER,),
-}
-assert {c for group in RELEASED_CHANNELS.values() for c in group} == set(RESERVE_CHANNELS)
 
 
 def release_reserves(*, now: datetime.datetime | None = None, horizon_days: int = 60) -> int:
@@ -999,8 +618,8 @@ def release_reserves(*, now: datetime.datetime | None = None, horizon_days: int 
     )
     moved = 0
     for schedule in schedules:
-        moments = _release_moments(_schedule_rules(schedule), schedule.date)
-        for flag, channels in RELEASED_CHANNELS.items():
+        moments = release_moments(rules=eligibility.schedule_rules(schedule), visit_date=schedule.date)
+        for flag, channels in RESERVE_RELEASE_FLAGS.items():
             if moments[flag] <= now:
                 moved += _release_schedule_channels(schedule=schedule, flag=flag, channels=channels, now=now)
     return moved
@@ -1008,7 +627,7 @@ def release_reserves(*, now: datetime.datetime | None = None, horizon_days: int 
 
 def _release_schedule_channels(*, schedule: Schedule, flag: str, channels: tuple[str, ...], now) -> int:
     with transaction.atomic():
-        slots = lock_slots(schedule_id=schedule.pk, **{f"{flag}__isnull": True})
+        slots = places.lock_slots(schedule_id=schedule.pk, **{f"{flag}__isnull": True})
         if not slots:
             return 0
         unused = sum(F(f"{c}_capacity") - F(f"{c}_booked") for c in channels)
@@ -1048,9 +667,12 @@ def record_payment(*, order_no: str, amount_fen: int, paid_at: datetime.datetime
         changes = {"paid_at": paid_at}
         if appointment.status == Status.PENDING_PAYMENT and amount_fen == appointment.fee_fen:
             changes["status"] = Status.CONFIRMED
+            places.change_status(
+                appointment_id=appointment.pk, to=Status.CONFIRMED, only_from=(Status.PENDING_PAYMENT,), paid_at=paid_at
+            )
         else:
             changes["refund_requested_at"] = timezone.now()
-        Appointment.objects.filter(pk=appointment.pk).update(**changes)
+            Appointment.objects.filter(pk=appointment.pk).update(**changes)
         for name, value in changes.items():
             setattr(appointment, name, value)
         if appointment.status == Status.CONFIRMED and "status" in changes:
@@ -1090,10 +712,12 @@ def pay_appointment(
 
 def record_refund(*, order_no: str, refunded_at: datetime.datetime) -> Appointment | None:
     """The money went back: a cancelled or expired order becomes `refunded`."""
-    Appointment.objects.filter(order_no=order_no, status__in=[Status.CANCELLED, Status.EXPIRED]).update(
-        status=Status.REFUNDED, refunded_at=refunded_at, updated_at=refunded_at
-    )
-    return Appointment.objects.filter(order_no=order_no).first()
+    appointment = Appointment.objects.filter(order_no=order_no).first()
+    if appointment is not None and places.change_status(
+        appointment_id=appointment.pk, to=Status.REFUNDED, refunded_at=refunded_at, updated_at=refunded_at
+    ):
+        appointment.refresh_from_db()
+    return appointment
 
 
 def retry_unfinished_refunds(*, now: datetime.datetime | None = None, older_than_minutes: int = 10) -> int:

@@ -9,7 +9,8 @@ from django.db import IntegrityError, connection, transaction
 from accounts.tests.factories import PartnerFactory, PatientFactory, UserFactory
 from booking import errors
 from booking.models import Appointment
-from booking.services import add_places, book_slot, cancel_appointment, check_in, violated_constraint
+from booking.places import violated_constraint
+from booking.services import add_places, book_slot, cancel_appointment, check_in
 from booking.tests.conftest import ALL_ONLINE
 from hospital.channels import Channel
 from hospital.models import HospitalStaff
@@ -160,7 +161,7 @@ def test_violated_constraint_names_the_constraint_from_the_driver(slot, patient)
 
 @pytest.mark.django_db
 def test_an_order_number_collision_draws_a_new_number(slot, monkeypatch):
-    from booking import services as places
+    from booking import places
 
     taken = book_slot(user=(p := PatientFactory()).user, patient=p, slot=slot).order_no
     numbers = iter([taken, "20990101000000" + "1" * 10])
@@ -173,10 +174,10 @@ def test_an_order_number_collision_draws_a_new_number(slot, monkeypatch):
 @pytest.mark.django_db
 def test_the_same_person_booked_twice_at_the_insert_is_a_duplicate_booking(slot, patient, monkeypatch):
     """The person checks are skipped, so only the partial unique constraint can refuse the second order."""
-    from booking import services
+    from booking import eligibility
 
     book_slot(user=patient.user, patient=patient, slot=slot)
-    monkeypatch.setattr(services, "_check_person", lambda **kwargs: None)
+    monkeypatch.setattr(eligibility, "check_person", lambda **kwargs: None)
     with pytest.raises(errors.DuplicateBooking):
         book_slot(user=patient.user, patient=patient, slot=slot)
     slot.refresh_from_db()
