@@ -327,3 +327,30 @@ class BookingBan(models.Model):
 
     def __str__(self):
         return f"{self.patient} {self.starts_at:%Y-%m-%d} – {self.ends_at:%Y-%m-%d}"
+
+
+class DrawRecord(models.Model):
+    """What a lottery or priority draw started from, written in the draw's own transaction.
+
+    `verify_draw` recomputes the whole draw from this record and compares it with the requests,
+    the appointments and the schedule as stored: the entries as they were at the close (with the
+    attributes their priority scores come from, and whether each was eligible at that moment),
+    the seed, and the places each channel had to give.
+    """
+
+    schedule = models.OneToOneField(
+        Schedule, verbose_name=_("出诊排班"), on_delete=models.CASCADE, related_name="draw_record"
+    )
+    policy = models.CharField(_("分配方式"), max_length=10)
+    seed = models.BigIntegerField(_("抽签种子"))
+    drawn_at = models.DateTimeField(_("抽签时间"))
+    places = models.JSONField(_("抽签时各渠道号源数"), default=dict)
+    places_left = models.JSONField(_("抽签后各渠道剩余号源数"), default=dict)
+    entries = models.JSONField(_("截止时的申请"), default=list)
+
+    class Meta:
+        verbose_name = _("抽签记录")
+        verbose_name_plural = _("抽签记录")
+
+    def __str__(self):
+        return f"{self.schedule} #{self.seed}"
