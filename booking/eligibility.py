@@ -5,6 +5,7 @@ clinic (staff channels) skip the per-person limits but not real name or one-per-
 """
 
 import datetime
+from dataclasses import dataclass
 
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -98,7 +99,7 @@ def check_person(*, patient: Patient, schedule: Schedule, rules: BookingRules, c
     if rules.real_name_required and not patient.has_real_name:
         raise errors.RealNameRequired()
     staff_channel = channel in STAFF_CHANNELS
-    if not staff_channel:
+    if not staff_channel or rules.ban_applies_to_staff_channels:
         ban = active_ban(person_key=patient.person_key, hospital_id=hospital_id, now=now)
         if ban is not None:
             raise errors.PatientBanned(until=date_format(timezone.localtime(ban.ends_at), "Y-m-d"))
@@ -127,6 +128,48 @@ def check_person(*, patient: Patient, schedule: Schedule, rules: BookingRules, c
     for limit, maximum in limits.items():
         if usage[limit] >= maximum:
             raise errors.LimitExceeded(limit=limit, limit_label=LIMIT_LABELS[limit], maximum=maximum)
+
+
+@dataclass(frozen=True)
+class PenaltyRules:
+    """The no-show policy that judges a penalty or a ban (see `penalty_rules`)."""
+
+    late_cancel_counts: bool
+    no_show_threshold: int
+    no_show_window_days: int
+    ban_days: int
+
+    FIELDS = ("late_cancel_counts", "no_show_threshold", "no_show_window_days", "ban_days")
+
+    @classmethod
+    def of(cls, rules) -> "PenaltyRules":
+        return cls(**{name: getattr(rules, name) for name in cls.FIELDS})
+
+    @classmethod
+    def from_snapshot(cls, snapshot: dict, *, fallback: "PenaltyRules") -> "PenaltyRules":
+        """The rules stored on a ban; a field an older row lacks comes from `fallback`."""
+        return cls(**{name: (snapshot or {}).get(name, getattr(fallback, name)) for name in cls.FIELDS})
+
+    def as_snapshot(self) -> dict:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+
+def penalty_rules(appointment: Appointment) -> PenaltyRules:
+    """The rules a no-show or late cancel of this appointment is judged by.
+
+    The same rule row the booking used (the doctor's, else the department's, else the hospital's:
+    the same override lookup as `schedule_rules`), as it stands when the penalty happens — not the
+    appointment's snapshot. Why not the snapshot: a ban weighs the person's whole record at this
+    hospital, appointments booked under many rule versions; judging it by whichever appointment
+    happened to come last would make the outcome depend on that accident, so the policy in force
+    now applies to every record alike. A ban stores the rules it was issued under, and lifting it
+    after a waiver is judged by those same rules.
+    """
+    return PenaltyRules.of(
+        rules_for(
+            hospital_id=appointment.hospital_id, department=appointment.department, doctor_id=appointment.doctor_id
+        )
+    )
 
 
 def schedule_rules(schedule: Schedule) -> BookingRules:

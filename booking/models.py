@@ -319,6 +319,12 @@ class BookingBan(models.Model):
         related_name="+",
     )
     lift_reason = models.CharField(_("解除原因"), max_length=200, blank=True)
+    rules_snapshot = models.JSONField(
+        _("限制依据的规则"),
+        default=dict,
+        editable=False,
+        help_text=_("发出限制时所依据的爽约规则；撤销失信记录后按同一规则判断是否解除。"),
+    )
 
     class Meta:
         verbose_name = _("预约限制")

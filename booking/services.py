@@ -19,9 +19,8 @@ from booking import places as booking_places
 from booking.models import Appointment, BookingBan, BookingRequest, Penalty, WaitlistEntry
 from booking.selectors import active_ban
 from hospital.channels import CHANNEL_ORDER, Channel
-from hospital.models import BookingRules, HospitalStaff
+from hospital.models import HospitalStaff
 from hospital.roles import staff_role
-from hospital.selectors import rules_for
 from scheduling.models import RESERVE_RELEASE_FLAGS, Schedule, Slot, SlotAdjustment, release_moments
 
 logger = logging.getLogger(__name__)
@@ -374,8 +373,15 @@ def mark_no_shows(*, now: datetime.datetime | None = None) -> int:
 # Penalties and bans
 
 
-def record_penalty(*, appointment: Appointment, kind: str, now: datetime.datetime) -> Penalty:
-    """Record a no-show or late cancellation against the real person; ban them once they cross the line."""
+def record_penalty(*, appointment: Appointment, kind: str, now: datetime.datetime) -> Penalty | None:
+    """Record a no-show or late cancellation against the real person; ban them once they cross the line.
+
+    Judged by `eligibility.penalty_rules` (the booking's rule row). A late cancellation those rules
+    do not count is not recorded at all: the patient's 失信 list shows only what counts against them.
+    """
+    rules = eligibility.penalty_rules(appointment)
+    if kind == Penalty.Kind.LATE_CANCEL and not rules.late_cancel_counts:
+        return None
     penalty, _created = Penalty.objects.get_or_create(
         appointment=appointment,
         kind=kind,
@@ -386,15 +392,17 @@ def record_penalty(*, appointment: Appointment, kind: str, now: datetime.datetim
             "occurred_at": now,
         },
     )
-    _ban_if_threshold_crossed(appointment=appointment, now=now)
+    _ban_if_threshold_crossed(appointment=appointment, rules=rules, now=now)
     return penalty
 
 
-def _counted_kinds(rules: BookingRules) -> list[str]:
+def _counted_kinds(rules: eligibility.PenaltyRules) -> list[str]:
     return [Penalty.Kind.NO_SHOW, *([Penalty.Kind.LATE_CANCEL] if rules.late_cancel_counts else [])]
 
 
-def _counted_penalties(*, person_key: str, hospital_id: int, rules: BookingRules, at: datetime.datetime) -> int:
+def _counted_penalties(
+    *, person_key: str, hospital_id: int, rules: eligibility.PenaltyRules, at: datetime.datetime
+) -> int:
     """Unwaived records in the rules' window up to `at`, counting only since the previous ban began.
 
     Issuing a ban and lifting one after a waiver both count this way, so they always agree.
@@ -419,11 +427,10 @@ def _counted_penalties(*, person_key: str, hospital_id: int, rules: BookingRules
     ).count()
 
 
-def _ban_if_threshold_crossed(*, appointment: Appointment, now) -> BookingBan | None:
+def _ban_if_threshold_crossed(*, appointment: Appointment, rules: eligibility.PenaltyRules, now) -> BookingBan | None:
     hospital_id, person_key = appointment.hospital_id, appointment.person_key
     if active_ban(person_key=person_key, hospital_id=hospital_id, now=now) is not None:
         return None
-    rules = rules_for(hospital_id=hospital_id)
     count = _counted_penalties(person_key=person_key, hospital_id=hospital_id, rules=rules, at=now)
     if count < rules.no_show_threshold:
         return None
@@ -434,13 +441,19 @@ def _ban_if_threshold_crossed(*, appointment: Appointment, now) -> BookingBan | 
         starts_at=now,
         ends_at=now + datetime.timedelta(days=rules.ban_days),
         reason=_("%(days)d天内爽约或临近就诊退号%(count)d次") % {"days": rules.no_show_window_days, "count": count},
+        rules_snapshot=rules.as_snapshot(),
     )
 
 
 def waive_penalty(*, penalty: Penalty, by, reason: str, now: datetime.datetime | None = None) -> Penalty:
-    """Staff waive a record (e.g. the patient was in hospital); a ban it caused is lifted."""
+    """The hospital's administrator waives a record (e.g. the patient was in hospital); a ban it caused is lifted.
+
+    Only a hospital_admin (or a superuser) may: the front desk and schedulers are refused here,
+    whatever door they come through. Whether the ban still holds is judged by the rules it was
+    issued under (stored on the ban), the same count that issued it.
+    """
     now = now or timezone.now()
-    eligibility.require_staff(user=by, hospital_id=penalty.hospital_id)
+    eligibility.require_staff(user=by, hospital_id=penalty.hospital_id, roles=(HospitalStaff.Role.HOSPITAL_ADMIN,))
     with transaction.atomic():
         if not Penalty.objects.filter(pk=penalty.pk, waived_at__isnull=True).update(
             waived_at=now, waived_by=by, waive_reason=reason[:200]
@@ -449,7 +462,9 @@ def waive_penalty(*, penalty: Penalty, by, reason: str, now: datetime.datetime |
             return penalty
         ban = active_ban(person_key=penalty.person_key, hospital_id=penalty.hospital_id, now=now)
         if ban is not None:
-            rules = rules_for(hospital_id=penalty.hospital_id)
+            rules = eligibility.PenaltyRules.from_snapshot(
+                ban.rules_snapshot, fallback=eligibility.penalty_rules(penalty.appointment)
+            )  # the rules the ban was issued under
             remaining = _counted_penalties(
                 person_key=penalty.person_key, hospital_id=penalty.hospital_id, rules=rules, at=ban.starts_at
             )

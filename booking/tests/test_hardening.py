@@ -235,7 +235,7 @@ def _no_show(patient, doctor, day):
 
 
 @pytest.mark.django_db
-def test_waiving_the_record_that_caused_a_second_ban_lifts_it(rules, doctor, patient, front_desk):
+def test_waiving_the_record_that_caused_a_second_ban_lifts_it(rules, doctor, patient, hospital_admin):
     """MEDIUM (rule: bans). A ban is issued by counting records SINCE THE LAST BAN BEGAN
     (`_ban_if_threshold_crossed`), but `waive_penalty` re-counts over the whole window before the
     ban (`occurred_at__gt=ban.starts_at - no_show_window_days`), so records that were already
@@ -256,7 +256,7 @@ def test_waiving_the_record_that_caused_a_second_ban_lifts_it(rules, doctor, pat
         second_ban_at = _no_show(patient, doctor, today + datetime.timedelta(days=offset))
     assert BookingBan.objects.count() == 2
     last_record = Penalty.objects.order_by("-occurred_at").first()
-    waive_penalty(penalty=last_record, by=front_desk, reason="住院证明", now=second_ban_at)
+    waive_penalty(penalty=last_record, by=hospital_admin, reason="住院证明", now=second_ban_at)
     assert active_ban(person_key=patient.person_key, hospital_id=doctor.hospital_id, now=second_ban_at) is None, (
         "two unwaived records since the last ban, threshold 3: the ban should be lifted"
     )
