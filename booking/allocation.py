@@ -160,6 +160,9 @@ def request_booking(
                     urgency=urgency,
                 )
         except IntegrityError as exc:
+            # None: the driver names no constraint (SQLite); this is the table's only unique one.
+            if places.violated_constraint(exc) not in ("booking_request_one_per_person_schedule", None):
+                raise
             raise errors.DuplicateRequest() from exc
 
 
