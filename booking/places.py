@@ -33,7 +33,7 @@ from booking import errors
 from booking.models import Appointment
 from hospital.channels import Channel
 from hospital.models import BookingRules
-from scheduling.models import Schedule, Slot
+from scheduling.models import RESERVE_RELEASE_FLAGS, Schedule, Slot
 
 Status = Appointment.Status
 STAFF_CHANNELS = (Channel.WINDOW, Channel.CLINIC)
@@ -108,8 +108,9 @@ def take_place(*, slot_id: int, channel: str) -> bool:
         return True
     if channel not in STAFF_CHANNELS:
         return False
+    (released_flag,) = (flag for flag, channels in RESERVE_RELEASE_FLAGS.items() if channel in channels)
     return bool(
-        slots.filter(reserves_released_at__isnull=False, online_booked__lt=F("online_capacity")).update(
+        slots.filter(**{f"{released_flag}__isnull": False}, online_booked__lt=F("online_capacity")).update(
             online_capacity=F("online_capacity") - 1,
             booked=F("booked") + 1,
             **{capacity: F(capacity) + 1, booked: F(booked) + 1},
