@@ -19,7 +19,8 @@ import datetime
 import logging
 import random
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Protocol
 
 from django.db import IntegrityError, transaction
@@ -27,20 +28,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Patient
-from booking import errors, notices
-from booking.models import Appointment, BookingRequest
-from booking.services import (
-    _check_actor,
-    _check_person,
-    _local_text,
-    _place_appointment,
-    _schedule_rules,
-    lock_person,
-    lock_slots,
-    read_schedule_fenced,
-    try_lock_person,
-    withdraw_own,
-)
+from booking import eligibility, errors, notices, places
+from booking.models import Appointment, BookingRequest, DrawRecord
+from booking.services import withdraw_own
 from hospital.channels import Channel
 from scheduling.models import AllocationPolicy as PolicyName
 from scheduling.models import Schedule, Slot
@@ -83,10 +73,17 @@ def waiting_days(*, request: BookingRequest, now: datetime.datetime) -> int:
     return (now - earliest).days if earliest else 0
 
 
+def score_of(*, urgency: int, age: int, waiting: int) -> int:
+    """The priority score from its three attributes (the weights in the module docstring)."""
+    return URGENCY_POINTS[BookingRequest.Urgency(urgency)] + age_points(age) + min(waiting, WAITING_MAX_POINTS)
+
+
 def priority_score(*, request: BookingRequest, now: datetime.datetime) -> int:
-    age = request.patient.age_on(request.schedule.date)
-    wait = min(waiting_days(request=request, now=now), WAITING_MAX_POINTS)
-    return URGENCY_POINTS[BookingRequest.Urgency(request.urgency)] + age_points(age) + wait
+    return score_of(
+        urgency=request.urgency,
+        age=request.patient.age_on(request.schedule.date),
+        waiting=waiting_days(request=request, now=now),
+    )
 
 
 class AllocationPolicy(Protocol):
@@ -137,20 +134,21 @@ def request_booking(
         raise ValueError("requests come from patients or partners")
     with transaction.atomic():
         hospital_id = Schedule.objects.values_list("doctor__hospital_id", flat=True).get(pk=schedule.pk)
-        _check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
-        lock_person(patient)
+        eligibility.check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
+        places.lock_person(patient)
         patient = Patient.objects.get(pk=patient.pk)
-        schedule = read_schedule_fenced(schedule.pk)
+        schedule = places.read_schedule_fenced(schedule.pk)
         if schedule.status != Schedule.Status.PUBLISHED:
             raise errors.ScheduleUnavailable()
         if not schedule.uses_requests:
             raise errors.RequestWindowClosed(message=_("该号源先到先得，请直接预约。"), opens="", closes="")
         if not (schedule.release_at <= now < schedule.request_closes_at) or schedule.drawn_at is not None:
             raise errors.RequestWindowClosed(
-                opens=_local_text(schedule.release_at), closes=_local_text(schedule.request_closes_at)
+                opens=eligibility.local_text(schedule.release_at),
+                closes=eligibility.local_text(schedule.request_closes_at),
             )
-        rules = _schedule_rules(schedule)
-        _check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
+        rules = eligibility.schedule_rules(schedule)
+        eligibility.check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
         try:
             with transaction.atomic():
                 return BookingRequest.objects.create(
@@ -162,6 +160,9 @@ def request_booking(
                     urgency=urgency,
                 )
         except IntegrityError as exc:
+            # None: the driver names no constraint (SQLite); this is the table's only unique one.
+            if places.violated_constraint(exc) not in ("booking_request_one_per_person_schedule", None):
+                raise
             raise errors.DuplicateRequest() from exc
 
 
@@ -198,7 +199,7 @@ def draw_schedule(*, schedule: Schedule, now: datetime.datetime | None = None, s
     """
     now = now or timezone.now()
     with transaction.atomic():
-        lock_slots(schedule_id=schedule.pk)  # slots before the schedule: the lock order of booking.services
+        places.lock_slots(schedule_id=schedule.pk)  # slots before the schedule: the lock order of booking.places
         schedule = (
             Schedule.objects.select_for_update(of=("self",)).select_related("doctor", "department").get(pk=schedule.pk)
         )
@@ -214,27 +215,32 @@ def draw_schedule(*, schedule: Schedule, now: datetime.datetime | None = None, s
         Schedule.objects.filter(pk=schedule.pk).update(draw_seed=seed, drawn_at=now)
         schedule.draw_seed, schedule.drawn_at = seed, now
         requests = _drawn_requests(schedule)
+        entries = {request.pk: _entry_at_close(request=request, schedule=schedule, now=now) for request in requests}
         if schedule.allocation_policy == PolicyName.PRIORITY:
             for request in requests:
-                request.score = priority_score(request=request, now=now)
+                request.score = _expected_score(entries[request.pk], policy=schedule.allocation_policy)
                 BookingRequest.objects.filter(pk=request.pk).update(score=request.score)
         ordered = POLICIES[schedule.allocation_policy].order(requests, seed)
-        rules = _schedule_rules(schedule)
+        rules = eligibility.schedule_rules(schedule)
         slots = list(
             Slot.objects.select_related("schedule__doctor", "schedule__department")
             .filter(schedule=schedule, is_open=True)
             .order_by("start_at")
         )
+        places_at_draw = _free_places(slots)
         winners, losers, ineligible = [], [], []
         for rank, request in enumerate(ordered, start=1):
             outcome = {"draw_rank": rank}
             try:
-                if not try_lock_person(request.patient, attempts=25):
+                if not places.try_lock_person(request.patient, attempts=25):
                     raise errors.BookingError(message=_("该就诊人正在办理其他预约"))
-                _check_person(patient=request.patient, schedule=schedule, rules=rules, channel=request.channel, now=now)
+                eligibility.check_person(
+                    patient=request.patient, schedule=schedule, rules=rules, channel=request.channel, now=now
+                )
             except errors.BookingError as exc:
                 outcome.update(status=BookingRequest.Status.INELIGIBLE, result_note=exc.detail[:200])
                 ineligible.append(request.pk)
+                entries[request.pk]["eligible"] = False
             else:
                 appointment = _place_in_first_free_slot(request=request, slots=slots, rules=rules, now=now)
                 if appointment is None:
@@ -248,7 +254,40 @@ def draw_schedule(*, schedule: Schedule, now: datetime.datetime | None = None, s
             if outcome["status"] != BookingRequest.Status.WON:
                 request.status = outcome["status"]
                 notices.lottery_lost(request)
+        DrawRecord.objects.create(
+            schedule=schedule,
+            policy=schedule.allocation_policy,
+            seed=seed,
+            drawn_at=now,
+            places=places_at_draw,
+            places_left=_free_places(Slot.objects.filter(schedule=schedule, is_open=True)),
+            entries=[entries[request.pk] for request in sorted(requests, key=lambda r: r.pk)],
+        )
     return DrawResult(schedule_id=schedule.pk, seed=seed, winners=winners, losers=losers, ineligible=ineligible)
+
+
+def _entry_at_close(*, request: BookingRequest, schedule: Schedule, now: datetime.datetime) -> dict:
+    """An entry as it stood at the close: who, in which channel, and what its priority score comes from."""
+    return {
+        "id": request.pk,
+        "patient": request.patient_id,
+        "person": request.person_key,
+        "channel": request.channel,
+        "urgency": request.urgency,
+        "age": request.patient.age_on(schedule.date),
+        "waiting_days": waiting_days(request=request, now=now),
+        "eligible": True,  # set to False when the draw passes it over
+    }
+
+
+def _expected_score(entry: dict, *, policy: str) -> int:
+    if policy != PolicyName.PRIORITY:
+        return 0  # a lottery scores nobody
+    return score_of(urgency=entry["urgency"], age=entry["age"], waiting=entry["waiting_days"])
+
+
+def _free_places(slots) -> dict[str, int]:
+    return {channel: sum(slot.free_of(channel) for slot in slots) for channel in Channel.values}
 
 
 def _place_in_first_free_slot(*, request, slots, rules, now) -> Appointment | None:
@@ -257,7 +296,7 @@ def _place_in_first_free_slot(*, request, slots, rules, now) -> Appointment | No
             continue
         try:
             with transaction.atomic():
-                appointment = _place_appointment(
+                appointment = places.place_appointment(
                     slot=slot,
                     patient=request.patient,
                     channel=request.channel,
@@ -282,39 +321,93 @@ class DrawCheck:
     recorded_order: list[int]
     expected_winners: list[int]
     recorded_winners: list[int]
+    problems: list[str] = field(default_factory=list)
 
 
 def verify_draw(*, schedule: Schedule) -> DrawCheck:
-    """Recompute the draw from the stored seed (and stored priority scores) and compare.
+    """Recompute the whole draw from what it started from and compare it with what is stored.
 
-    The recomputed order must equal the recorded ranks, and in each channel the winners must be
-    exactly the first eligible requests of that channel in that order, as many as won there
-    (each channel's places are given in draw order to that channel's requests).
+    The inputs are the draw's record (`DrawRecord`, written in the draw's transaction): the
+    entries as they were at the close, the seed and the places each channel had. From them the
+    draw is run again: priority scores recomputed from the entries' attributes, the seeded order,
+    and each channel's places given in that order to that channel's eligible entries. Every
+    stored row must agree: the schedule's seed, each request's person, channel, urgency, score,
+    rank and status, each winner's appointment (its patient, person, session and channel), no
+    appointment for anyone else, and the places left after the draw.
     """
     schedule = Schedule.objects.get(pk=schedule.pk)
-    if schedule.draw_seed is None:
+    if schedule.draw_seed is None and schedule.drawn_at is None:
         raise errors.DrawNotDue()
-    requests = _drawn_requests(schedule)
-    expected_order = [r.pk for r in POLICIES[schedule.allocation_policy].order(requests, schedule.draw_seed)]
-    recorded_order = [r.pk for r in sorted(requests, key=lambda r: r.draw_rank or 0)]
-    status_of = {r.pk: r.status for r in requests}
-    channel_of = {r.pk: r.channel for r in requests}
-    recorded_winners = [pk for pk in recorded_order if status_of[pk] == BookingRequest.Status.WON]
-    expected_winners = []
-    for channel in Channel.values:
-        eligible = [
-            pk
-            for pk in expected_order
-            if channel_of[pk] == channel and status_of[pk] != BookingRequest.Status.INELIGIBLE
-        ]
-        expected_winners += eligible[: sum(1 for pk in recorded_winners if channel_of[pk] == channel)]
-    expected_winners.sort(key=expected_order.index)
+    rows = {
+        r.pk: r
+        for r in BookingRequest.objects.filter(schedule=schedule).select_related("appointment")
+        if r.status not in (BookingRequest.Status.WITHDRAWN, BookingRequest.Status.CANCELLED)
+    }
+    recorded_order = [pk for pk, _r in sorted(rows.items(), key=lambda item: (item[1].draw_rank or 0, item[0]))]
+    recorded_winners = [pk for pk in recorded_order if rows[pk].status == BookingRequest.Status.WON]
+    record = DrawRecord.objects.filter(schedule=schedule).first()
+    if record is None:
+        return DrawCheck(False, [], recorded_order, [], recorded_winners, problems=["no draw record"])
+    problems = []
+    if record.seed != schedule.draw_seed:
+        problems.append(f"seed: recorded {record.seed}, schedule {schedule.draw_seed}")
+    if record.policy != schedule.allocation_policy:
+        problems.append(f"policy: recorded {record.policy}, schedule {schedule.allocation_policy}")
+    entries = {entry["id"]: entry for entry in record.entries}
+    if set(entries) != set(rows):
+        problems.append(f"entries: recorded {sorted(entries)}, stored {sorted(rows)}")
+
+    candidates = [SimpleNamespace(pk=pk, score=_expected_score(e, policy=record.policy)) for pk, e in entries.items()]
+    expected_order = [c.pk for c in POLICIES[record.policy].order(candidates, record.seed)]
+    left = {channel: int(count) for channel, count in record.places.items()}
+    expected_status = {}
+    for pk in expected_order:
+        channel = entries[pk]["channel"]
+        if not entries[pk]["eligible"]:
+            expected_status[pk] = BookingRequest.Status.INELIGIBLE
+        elif left.get(channel, 0) > 0:
+            expected_status[pk] = BookingRequest.Status.WON
+            left[channel] -= 1
+        else:
+            expected_status[pk] = BookingRequest.Status.LOST
+    if left != record.places_left:
+        problems.append(f"places: {record.places} less the winners is {left}, recorded left {record.places_left}")
+    expected_winners = [pk for pk in expected_order if expected_status[pk] == BookingRequest.Status.WON]
+
+    for rank, pk in enumerate(expected_order, start=1):
+        entry, row = entries[pk], rows.get(pk)
+        if row is None:
+            continue
+        stored = (row.patient_id, row.person_key, row.channel, row.urgency, row.score, row.draw_rank, row.status)
+        expected = (
+            entry["patient"],
+            entry["person"],
+            entry["channel"],
+            entry["urgency"],
+            _expected_score(entry, policy=record.policy),
+            rank,
+            expected_status[pk],
+        )
+        if stored != expected:
+            problems.append(f"request {pk}: stored {stored}, expected {expected}")
+        appointment = row.appointment
+        if expected_status[pk] != BookingRequest.Status.WON:
+            if appointment is not None:
+                problems.append(f"request {pk} did not win but holds appointment {appointment.pk}")
+        elif appointment is None or (
+            appointment.patient_id,
+            appointment.person_key,
+            appointment.schedule_id,
+            appointment.channel,
+        ) != (entry["patient"], entry["person"], schedule.pk, entry["channel"]):
+            problems.append(f"request {pk}: the winner's appointment is not theirs in this session")
     return DrawCheck(
-        ok=expected_order == recorded_order and expected_winners == recorded_winners,
+        ok=not problems and expected_order == recorded_order and expected_winners == recorded_winners,
         expected_order=expected_order,
         recorded_order=recorded_order,
         expected_winners=expected_winners,
         recorded_winners=recorded_winners,
+        problems=problems,
     )
 
 

@@ -128,3 +128,14 @@ class InvalidPlaces(BookingError):
     code = "invalid_places"
     status = 400
     message = _("加号数量须为1至50之间的整数。")
+
+
+class IdempotencyKeyReused(BookingError):
+    code = "idempotency_key_reused"
+    status = 422
+    message = _("该幂等键已用于另一笔预约请求（就诊人、号源或渠道不同），请换用新的幂等键。")
+
+
+class PatientInactive(BookingError):
+    code = "patient_inactive"
+    message = _("该就诊人已停用，不能预约。")

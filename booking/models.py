@@ -97,6 +97,13 @@ class Appointment(models.Model):
     rules_version = models.PositiveIntegerField(_("预约规则版本"))
     rules_snapshot = models.JSONField(_("预约规则快照"), default=dict)
     idempotency_key = models.CharField(_("幂等键"), max_length=64, null=True, blank=True)
+    idempotency_body = models.CharField(
+        _("幂等请求摘要"),
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text=_("首次请求的就诊人、号源和渠道的摘要：同一幂等键只能重放同一请求。"),
+    )
     created_at = models.DateTimeField(_("下单时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -115,10 +122,18 @@ class Appointment(models.Model):
                 condition=Q(status__in=["pending_payment", "confirmed", "checked_in"]),
                 name="booking_appointment_one_active_per_person_doctor_day",
             ),
+            # A key's scope is the account that sent it: a patient's or staff member's own account,
+            # or a partner's service account (one per partner). The second constraint states the
+            # partner scope outright, so two partners' equal keys can never meet.
             models.UniqueConstraint(
                 fields=["booked_by", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="booking_appointment_idempotency_key",
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False, partner__isnull=False),
+                name="booking_appointment_idempotency_key_per_partner",
             ),
         ]
         indexes = [
@@ -304,6 +319,12 @@ class BookingBan(models.Model):
         related_name="+",
     )
     lift_reason = models.CharField(_("解除原因"), max_length=200, blank=True)
+    rules_snapshot = models.JSONField(
+        _("限制依据的规则"),
+        default=dict,
+        editable=False,
+        help_text=_("发出限制时所依据的爽约规则；撤销失信记录后按同一规则判断是否解除。"),
+    )
 
     class Meta:
         verbose_name = _("预约限制")
@@ -312,3 +333,30 @@ class BookingBan(models.Model):
 
     def __str__(self):
         return f"{self.patient} {self.starts_at:%Y-%m-%d} – {self.ends_at:%Y-%m-%d}"
+
+
+class DrawRecord(models.Model):
+    """What a lottery or priority draw started from, written in the draw's own transaction.
+
+    `verify_draw` recomputes the whole draw from this record and compares it with the requests,
+    the appointments and the schedule as stored: the entries as they were at the close (with the
+    attributes their priority scores come from, and whether each was eligible at that moment),
+    the seed, and the places each channel had to give.
+    """
+
+    schedule = models.OneToOneField(
+        Schedule, verbose_name=_("出诊排班"), on_delete=models.CASCADE, related_name="draw_record"
+    )
+    policy = models.CharField(_("分配方式"), max_length=10)
+    seed = models.BigIntegerField(_("抽签种子"))
+    drawn_at = models.DateTimeField(_("抽签时间"))
+    places = models.JSONField(_("抽签时各渠道号源数"), default=dict)
+    places_left = models.JSONField(_("抽签后各渠道剩余号源数"), default=dict)
+    entries = models.JSONField(_("截止时的申请"), default=list)
+
+    class Meta:
+        verbose_name = _("抽签记录")
+        verbose_name_plural = _("抽签记录")
+
+    def __str__(self):
+        return f"{self.schedule} #{self.seed}"

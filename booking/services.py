@@ -1,350 +1,31 @@
-"""Every write that books, cancels or moves a place goes through this module.
+"""The booking life cycle: book, cancel, expire, 停诊, check in, penalties, the waitlist, money.
 
-Lock order, the same in every service, so PostgreSQL never has to break a deadlock:
-person → slots (in id order) → schedule → appointment.
-
-- Booking first takes the person's lock (a transaction-scoped advisory lock on the ID hash, so
-  one real person's requests queue up even across accounts and the limit checks are exact),
-  then takes the place with one conditional UPDATE on the slot row, which holds that row's
-  lock until commit. Paths that already hold slot locks (waitlist offers, draws) only *try*
-  the person's lock and treat a busy person as not eligible at that moment.
-- Cancelling, expiring and 停诊 lock the slot row before the appointment, so a booking in
-  flight on that slot has committed (or waits) before places are counted back.
-- 停诊 first closes its slots (`is_open = false`, in the same row the booking UPDATE tests),
-  so a booking that was waiting on a slot lock finds the slot closed, not a free place.
-- Joining a waitlist and entering a draw read the schedule under a share lock, so a 停诊 or a
-  draw running at the same moment is either seen or waited for, never missed.
+Locks, places and numbering are in booking.places (its docstring has the lock order); who may
+book and the rule checks are in booking.eligibility.
 """
 
 import datetime
+import hashlib
 import logging
-import secrets
-import time
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.models import Partner, Patient
-from booking import errors, notices
+from accounts.models import Patient
+from booking import eligibility, errors, notices, places
+from booking import places as booking_places
 from booking.models import Appointment, BookingBan, BookingRequest, Penalty, WaitlistEntry
 from booking.selectors import active_ban
-from hospital.channels import CHANNEL_ORDER, RESERVE_CHANNELS, Channel
-from hospital.models import BookingRules, HospitalStaff
+from hospital.channels import CHANNEL_ORDER, Channel
+from hospital.models import HospitalStaff
 from hospital.roles import staff_role
-from hospital.selectors import rules_for
-from scheduling.models import Schedule, Slot, SlotAdjustment
-from scheduling.services import local_datetime
+from scheduling.models import RESERVE_RELEASE_FLAGS, Schedule, Slot, SlotAdjustment, release_moments
 
 logger = logging.getLogger(__name__)
 
 Status = Appointment.Status
-STAFF_CHANNELS = (Channel.WINDOW, Channel.CLINIC)
-# Appointments that no longer count towards a patient's limits.
-NOT_COUNTED = (Status.CANCELLED, Status.EXPIRED, Status.REFUNDED)
-LIMIT_LABELS = {
-    "department_day": "同一科室每天",
-    "hospital_day": "本院每天",
-    "active": "未就诊预约",
-    "month": "每月",
-}
-
-
-class _IdempotentReplay(Exception):
-    """The same user sent the same idempotency key again while the first request was committing."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Who may act
-
-
-def _require_staff(*, user, hospital_id: int, roles: tuple[str, ...] | None = None) -> str:
-    role = staff_role(user=user, hospital_id=hospital_id)
-    if role is None or (roles is not None and role != "superuser" and role not in roles):
-        raise errors.NotStaff()
-    return role
-
-
-def _check_actor(*, user, patient: Patient, channel: str, hospital_id: int) -> Partner | None:
-    """Online bookings are for the user's own 就诊人; partners for the patients they registered;
-    the window and the clinic book for anyone, but only the hospital's own staff can use them."""
-    if channel not in CHANNEL_ORDER:
-        raise ValueError(f"unknown channel {channel!r}")
-    if channel in STAFF_CHANNELS:
-        _require_staff(user=user, hospital_id=hospital_id)
-        return None
-    partner = None
-    if channel == Channel.PARTNER:
-        partner = Partner.objects.filter(user_id=user.pk, is_active=True).first()
-        if partner is None:
-            raise errors.NotOwner()
-    if patient.user_id != user.pk or not patient.is_active:
-        raise errors.NotOwner()
-    return partner
-
-
-# ---------------------------------------------------------------------------------------------
-# Rule checks shared by booking, requests, the waitlist and the draw
-
-
-def _local_text(moment: datetime.datetime) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i")
-
-
-def _check_timing(*, schedule: Schedule, slot: Slot, channel: str, rules: BookingRules, now) -> None:
-    if channel in STAFF_CHANNELS:
-        # The window and the consulting room book up to the end of the segment, before release too.
-        if now >= slot.end_at:
-            raise errors.BookingClosed()
-        return
-    if now < schedule.release_at:
-        raise errors.NotReleasedYet(release_at=_local_text(schedule.release_at))
-    today = timezone.localdate(now)
-    if schedule.date > today + datetime.timedelta(days=rules.days_ahead):
-        raise errors.OutsideWindow(days=rules.days_ahead)
-    if now >= slot.start_at - datetime.timedelta(minutes=rules.close_minutes_before_start):
-        raise errors.BookingClosed()
-    if schedule.date == today and not rules.same_day_booking:
-        raise errors.BookingClosed()
-    if rules.day_before_cutoff_time is not None:
-        cutoff = local_datetime(schedule.date - datetime.timedelta(days=1), rules.day_before_cutoff_time)
-        if now >= cutoff:
-            raise errors.BookingClosed()
-
-
-def _check_person(*, patient: Patient, schedule: Schedule, rules: BookingRules, channel: str, now) -> None:
-    """Real name, bans, one appointment per doctor per day, and the per-person limits."""
-    hospital_id = schedule.doctor.hospital_id
-    if rules.real_name_required and not patient.has_real_name:
-        raise errors.RealNameRequired()
-    staff_channel = channel in STAFF_CHANNELS
-    if not staff_channel:
-        ban = active_ban(person_key=patient.person_key, hospital_id=hospital_id, now=now)
-        if ban is not None:
-            raise errors.PatientBanned(until=date_format(timezone.localtime(ban.ends_at), "Y-m-d"))
-    counted = Appointment.objects.filter(person_key=patient.person_key, hospital_id=hospital_id).exclude(
-        status__in=NOT_COUNTED
-    )
-    usage = counted.aggregate(
-        same_doctor=Count(
-            "pk", filter=Q(doctor_id=schedule.doctor_id, visit_date=schedule.date, status__in=Appointment.ACTIVE)
-        ),
-        department_day=Count("pk", filter=Q(visit_date=schedule.date, department_id=schedule.department_id)),
-        hospital_day=Count("pk", filter=Q(visit_date=schedule.date)),
-        active=Count("pk", filter=Q(status__in=Appointment.ACTIVE)),
-        month=Count("pk", filter=Q(visit_date__year=schedule.date.year, visit_date__month=schedule.date.month)),
-    )
-    if usage["same_doctor"]:
-        raise errors.DuplicateBooking()
-    if staff_channel:
-        return
-    limits = {
-        "department_day": rules.max_per_department_per_day,
-        "hospital_day": rules.max_per_hospital_per_day,
-        "active": rules.max_active,
-        "month": rules.max_per_month,
-    }
-    for limit, maximum in limits.items():
-        if usage[limit] >= maximum:
-            raise errors.LimitExceeded(limit=limit, limit_label=LIMIT_LABELS[limit], maximum=maximum)
-
-
-def _schedule_rules(schedule: Schedule) -> BookingRules:
-    return rules_for(
-        hospital_id=schedule.doctor.hospital_id, department=schedule.department, doctor_id=schedule.doctor_id
-    )
-
-
-def _load_slot(slot_id: int, *, lock: bool = False) -> Slot:
-    queryset = Slot.objects.select_related("schedule__doctor__hospital", "schedule__department")
-    if lock:
-        queryset = queryset.select_for_update(of=("self",))
-    return queryset.get(pk=slot_id)
-
-
-PERSON_LOCK_CLASS = 7101  # advisory-lock namespace for "one real person"
-
-
-def lock_person(patient: Patient, *, wait: bool = True) -> bool:
-    """Serialise one real person's bookings for the rest of the transaction (PostgreSQL advisory lock).
-
-    With `wait=False` returns False at once if another transaction holds it. SQLite (`make run`)
-    runs one writer at a time anyway, so there it only locks the patient row.
-    """
-    if connection.vendor != "postgresql":
-        Patient.objects.select_for_update().filter(pk=patient.pk).exists()
-        return True
-    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s, hashtext(%s))", [PERSON_LOCK_CLASS, patient.person_key])
-        return wait or bool(cursor.fetchone()[0])
-
-
-def try_lock_person(patient: Patient, *, attempts: int = 1) -> bool:
-    """For paths that already hold slot locks: never wait in line (that could deadlock), retry briefly."""
-    for attempt in range(attempts):
-        if lock_person(patient, wait=False):
-            return True
-        if attempt + 1 < attempts:
-            time.sleep(0.02)
-    return False
-
-
-def read_schedule_fenced(schedule_id: int) -> Schedule:
-    """The schedule under a share lock (PostgreSQL): a concurrent 停诊 or draw is waited for, not missed."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {Schedule._meta.db_table} WHERE id = %s FOR SHARE", [schedule_id])
-    return Schedule.objects.select_related("doctor__hospital", "department").get(pk=schedule_id)
-
-
-def lock_slots(*, schedule_id: int, **filters) -> list[Slot]:
-    """Lock a session's slots in id order (the module's lock order)."""
-    return list(Slot.objects.select_for_update().filter(schedule_id=schedule_id, **filters).order_by("pk"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Taking and giving back places
-
-
-def _take_place(*, slot_id: int, channel: str) -> bool:
-    """The one conditional UPDATE that takes a place: no read-then-write, the row count says who won.
-
-    Once the window's and the clinic's unused reserves have gone online (the evening before),
-    those channels draw on the shared online pool: a second conditional UPDATE moves one online
-    place into the channel and takes it, so the appointment still counts in its own channel.
-    """
-    booked, capacity = f"{channel}_booked", f"{channel}_capacity"
-    slots = Slot.objects.filter(pk=slot_id, is_open=True)
-    if slots.filter(**{f"{booked}__lt": F(capacity)}).update(booked=F("booked") + 1, **{booked: F(booked) + 1}):
-        return True
-    if channel not in STAFF_CHANNELS:
-        return False
-    return bool(
-        slots.filter(reserves_released_at__isnull=False, online_booked__lt=F("online_capacity")).update(
-            online_capacity=F("online_capacity") - 1,
-            booked=F("booked") + 1,
-            **{capacity: F(capacity) + 1, booked: F(booked) + 1},
-        )
-    )
-
-
-def _give_back_place(*, slot: Slot, channel: str) -> str:
-    """Return a freed place to its channel, or to `online` once that channel's reserve was released.
-
-    The caller holds the slot's row lock, so the released flags read from `slot` are current.
-    Returns the channel the place went to.
-    """
-    booked, capacity = f"{channel}_booked", f"{channel}_capacity"
-    changes = {"booked": F("booked") - 1, booked: F(booked) - 1}
-    returned_to = channel
-    if channel != Channel.ONLINE and slot.channel_released(channel):
-        changes.update({capacity: F(capacity) - 1, "online_capacity": F("online_capacity") + 1})
-        returned_to = Channel.ONLINE
-    Slot.objects.filter(pk=slot.pk).update(**changes)
-    return returned_to
-
-
-def _assign_number(*, slot: Slot) -> tuple[int, datetime.datetime]:
-    """就诊序号 and estimated time. The caller has just taken a place, so it holds the slot's lock.
-
-    A regular place gets the lowest free number of the slot's own range, so numbers follow the
-    clock; a place beyond the regular ones (加号) gets the next number after the session's last.
-    """
-    first, regular = slot.first_number, slot.regular_places
-    used = set(
-        Appointment.objects.filter(
-            slot_id=slot.pk,
-            status__in=Appointment.PLACE_HOLDING,
-            queue_number__gte=first,
-            queue_number__lt=first + regular,
-        ).values_list("queue_number", flat=True)
-    )
-    index = next((i for i in range(regular) if first + i not in used), None)
-    if index is None:
-        Schedule.objects.filter(pk=slot.schedule_id).update(last_queue_number=F("last_queue_number") + 1)
-        number = Schedule.objects.values_list("last_queue_number", flat=True).get(pk=slot.schedule_id)
-        return number, slot.end_at
-    step = (slot.end_at - slot.start_at) / max(regular, 1)
-    return first + index, slot.start_at + step * index
-
-
-def new_order_no(now: datetime.datetime) -> str:
-    return f"{timezone.localtime(now):%Y%m%d%H%M%S}{secrets.randbelow(10**10):010d}"
-
-
-def _place_appointment(
-    *,
-    slot: Slot,
-    patient: Patient,
-    channel: str,
-    user,
-    partner: Partner | None,
-    rules: BookingRules,
-    now: datetime.datetime,
-    payment_minutes: int,
-    idempotency_key: str | None = None,
-) -> Appointment:
-    """Take a place and write the order. Must run inside the caller's transaction."""
-    schedule = slot.schedule
-    if not _take_place(slot_id=slot.pk, channel=channel):
-        _raise_not_placed(slot=slot, channel=channel)
-    queue_number, estimated_at = _assign_number(slot=slot)
-    pays_online = schedule.fee_fen > 0 and not rules.pay_at_desk and channel not in STAFF_CHANNELS
-    deadline = min(now + datetime.timedelta(minutes=payment_minutes), slot.start_at) if pays_online else None
-    fields = {
-        "patient": patient,
-        "person_key": patient.person_key,
-        "hospital": schedule.doctor.hospital,
-        "department": schedule.department,
-        "doctor": schedule.doctor,
-        "schedule": schedule,
-        "slot": slot,
-        "visit_date": schedule.date,
-        "channel": channel,
-        "booked_by": user,
-        "partner": partner,
-        "status": Status.PENDING_PAYMENT if pays_online else Status.CONFIRMED,
-        "queue_number": queue_number,
-        "estimated_at": estimated_at,
-        "fee_fen": schedule.fee_fen,
-        "payment_deadline": deadline,
-        "rules_version": rules.version,
-        "rules_snapshot": rules.snapshot(),
-        "idempotency_key": idempotency_key,
-    }
-    for _attempt in range(3):
-        try:
-            with transaction.atomic():
-                return Appointment.objects.create(order_no=new_order_no(now), **fields)
-        except IntegrityError as exc:
-            message = str(exc)
-            if "idempotency_key" in message:
-                raise _IdempotentReplay() from exc
-            if "order_no" in message:
-                continue
-            if "one_active" in message or "visit_date" in message:
-                raise errors.DuplicateBooking() from exc
-            raise
-    raise RuntimeError("could not draw a unique order number")
-
-
-def _raise_not_placed(*, slot: Slot, channel: str):
-    """After a conditional UPDATE took nothing: the slot was closed (停诊) meanwhile, or it is full."""
-    current = Slot.objects.filter(pk=slot.pk).values("is_open").first()
-    if current is None or not current["is_open"]:
-        raise errors.ScheduleUnavailable()
-    _raise_slot_full(channel=channel)
-
-
-def _raise_slot_full(*, channel: str):
-    """Patients are told the slot is full; staff are told which channel."""
-    if channel in STAFF_CHANNELS:
-        raise errors.SlotFull(message=_("该时段“%(channel)s”渠道的号源已约满。"), channel=str(Channel(channel).label))
-    raise errors.SlotFull()
-
 
 # ---------------------------------------------------------------------------------------------
 # Booking
@@ -361,18 +42,47 @@ def book_slot(
 ) -> Appointment:
     """Book a place in a first-come-first-served slot for `patient`, in `channel`.
 
-    The same `idempotency_key` from the same user returns the first result instead of booking again.
+    The same `idempotency_key` from the same account with the same request (patient, slot,
+    channel) returns the first result instead of booking again; with another request it is
+    refused (`IdempotencyKeyReused`), never answered with someone else's order. Keys belong to
+    the account that sent them: a partner's to its one service account.
     """
+    body = ""
     if idempotency_key:
-        existing = Appointment.objects.filter(booked_by_id=user.pk, idempotency_key=idempotency_key).first()
+        body = idempotency_fingerprint(patient_id=patient.pk, slot_id=slot.pk, channel=channel)
+        existing = _original_for_key(user=user, idempotency_key=idempotency_key)
         if existing is not None:
-            return existing
+            return _replay(existing, body=body)
     try:
         return _book_slot(
-            user=user, patient=patient, slot_id=slot.pk, channel=channel, idempotency_key=idempotency_key, now=now
+            user=user,
+            patient=patient,
+            slot_id=slot.pk,
+            channel=channel,
+            idempotency_key=idempotency_key,
+            idempotency_body=body,
+            now=now,
         )
-    except _IdempotentReplay:
-        return Appointment.objects.get(booked_by_id=user.pk, idempotency_key=idempotency_key)
+    except places.IdempotentReplay:
+        return _replay(_original_for_key(user=user, idempotency_key=idempotency_key), body=body)
+
+
+def idempotency_fingerprint(*, patient_id: int, slot_id: int, channel: str) -> str:
+    """The hash of a booking request's body, stored beside its idempotency key."""
+    return hashlib.sha256(f"{patient_id}:{slot_id}:{channel}".encode()).hexdigest()
+
+
+def _original_for_key(*, user, idempotency_key: str) -> Appointment | None:
+    return Appointment.objects.filter(booked_by_id=user.pk, idempotency_key=idempotency_key).first()
+
+
+def _replay(existing: Appointment, *, body: str) -> Appointment:
+    stored = existing.idempotency_body or idempotency_fingerprint(
+        patient_id=existing.patient_id, slot_id=existing.slot_id, channel=existing.channel
+    )
+    if stored != body:
+        raise errors.IdempotencyKeyReused()
+    return existing
 
 
 def _replayed(*, user, idempotency_key: str) -> bool:
@@ -380,31 +90,31 @@ def _replayed(*, user, idempotency_key: str) -> bool:
 
 
 @transaction.atomic
-def _book_slot(*, user, patient, slot_id, channel, idempotency_key, now) -> Appointment:
+def _book_slot(*, user, patient, slot_id, channel, idempotency_key, idempotency_body, now) -> Appointment:
     now = now or timezone.now()
-    slot = _load_slot(slot_id)
+    slot = places.load_slot(slot_id)
     schedule = slot.schedule
     hospital_id = schedule.doctor.hospital_id
-    partner = _check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
+    partner = eligibility.check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
     if schedule.status != Schedule.Status.PUBLISHED or not slot.is_open:
         raise errors.ScheduleUnavailable()
-    if schedule.uses_requests and schedule.drawn_at is None and channel not in STAFF_CHANNELS:
+    if schedule.uses_requests and schedule.drawn_at is None and channel not in places.STAFF_CHANNELS:
         raise errors.RequestsOnly()  # after the draw, places left over are booked first come first served
-    rules = _schedule_rules(schedule)
-    _check_timing(schedule=schedule, slot=slot, channel=channel, rules=rules, now=now)
-    if slot.free_of(channel) <= 0 and not (channel in STAFF_CHANNELS and slot.channel_released(channel)):
+    rules = eligibility.schedule_rules(schedule)
+    eligibility.check_timing(schedule=schedule, slot=slot, channel=channel, rules=rules, now=now)
+    if slot.free_of(channel) <= 0 and not (channel in places.STAFF_CHANNELS and slot.channel_released(channel)):
         # Fast refusal in the rush: the row we just read is already full. (A free place read here
-        # proves nothing; only the conditional UPDATE in _place_appointment decides who gets it.)
+        # proves nothing; only the conditional UPDATE in places.place_appointment decides who gets it.)
         # A retry whose first attempt took the last place must still get that first result.
         if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
-            raise _IdempotentReplay()
-        _raise_slot_full(channel=channel)  # the slot read above is open: closed ones were refused already
-    lock_person(patient)
+            raise places.IdempotentReplay()
+        places.raise_slot_full(channel=channel)  # the slot read above is open: closed ones were refused already
+    places.lock_person(patient)
     patient = Patient.objects.get(pk=patient.pk)
     if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
-        raise _IdempotentReplay()  # the first request with this key committed while we waited for the lock
-    _check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
-    appointment = _place_appointment(
+        raise places.IdempotentReplay()  # the first request with this key committed while we waited for the lock
+    eligibility.check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
+    appointment = places.place_appointment(
         slot=slot,
         patient=patient,
         channel=channel,
@@ -414,6 +124,7 @@ def _book_slot(*, user, patient, slot_id, channel, idempotency_key, now) -> Appo
         now=now,
         payment_minutes=rules.payment_timeout_minutes,
         idempotency_key=idempotency_key,
+        idempotency_body=idempotency_body,
     )
     notices.appointment_booked(appointment)
     return appointment
@@ -433,10 +144,14 @@ def _end_appointment(
     changes = {"status": status, **fields}
     if appointment.paid_at is not None and appointment.refund_requested_at is None:
         changes["refund_requested_at"] = now
-    Appointment.objects.filter(pk=appointment.pk).update(**changes)
+    recorded = {name: value for name, value in changes.items() if name != "status"}
+    if not places.change_status(
+        appointment_id=appointment.pk, to=status, only_from=(appointment.status,), updated_at=now, **recorded
+    ):
+        raise places.IllegalTransition(f"appointment {appointment.pk} left {appointment.status} under its lock")
     for name, value in changes.items():
         setattr(appointment, name, value)
-    returned_to = _give_back_place(slot=slot, channel=appointment.channel)
+    returned_to = places.give_back_place(slot=slot, channel=appointment.channel)
     if "refund_requested_at" in changes:
         _request_refund_on_commit(appointment)
     if offer and returned_to == Channel.ONLINE:
@@ -452,16 +167,17 @@ def _request_refund_on_commit(appointment: Appointment) -> None:
     transaction.on_commit(lambda: request_refund_task.delay(order_no), robust=True)
 
 
-def _lock_appointment(appointment_id: int) -> tuple[Slot, Appointment]:
-    """Lock slot, then appointment (the module's lock order)."""
-    slot_id = Appointment.objects.values_list("slot_id", flat=True).get(pk=appointment_id)
-    slot = _load_slot(slot_id, lock=True)
-    appointment = (
-        Appointment.objects.select_for_update(of=("self",))
-        .select_related("patient__user", "schedule", "doctor")
-        .get(pk=appointment_id)
-    )
-    return slot, appointment
+def _check_owner_or_staff(*, user, appointment_id: int) -> bool:
+    """Who may act on an appointment, decided from an unlocked read before any row lock is taken,
+    so a stranger's request never queues on (or holds) a slot's lock. Returns whether `user` is
+    the hospital's staff. The fields read never change after booking.
+    """
+    owner = Appointment.objects.values("hospital_id", "booked_by_id", "patient__user_id").get(pk=appointment_id)
+    if staff_role(user=user, hospital_id=owner["hospital_id"]) is not None:
+        return True
+    if user.pk not in (owner["patient__user_id"], owner["booked_by_id"]):
+        raise errors.NotOwner()
+    return False
 
 
 def cancel_appointment(
@@ -478,11 +194,9 @@ def cancel_appointment(
     against them. Staff may cancel at any time, and their cancellations never count.
     """
     now = now or timezone.now()
+    is_staff = _check_owner_or_staff(user=user, appointment_id=appointment.pk)
     with transaction.atomic():
-        slot, appointment = _lock_appointment(appointment.pk)
-        is_staff = staff_role(user=user, hospital_id=appointment.hospital_id) is not None
-        if not is_staff and user.pk not in (appointment.patient.user_id, appointment.booked_by_id):
-            raise errors.NotOwner()
+        slot, appointment = places.lock_appointment(appointment.pk)
         if not is_staff:
             reason = Appointment.CancelReason.PATIENT
         if appointment.status not in (Status.PENDING_PAYMENT, Status.CONFIRMED):
@@ -516,7 +230,7 @@ def expire_appointment(*, appointment_id: int, now: datetime.datetime | None = N
     """An unpaid order past its deadline expires and its place goes back. False if it no longer applies."""
     now = now or timezone.now()
     with transaction.atomic():
-        slot, appointment = _lock_appointment(appointment_id)
+        slot, appointment = places.lock_appointment(appointment_id)
         if appointment.status != Status.PENDING_PAYMENT or appointment.payment_deadline > now:
             return False
         _end_appointment(appointment=appointment, slot=slot, status=Status.EXPIRED, now=now)
@@ -557,21 +271,21 @@ def suspend_schedule(*, schedule: Schedule, reason: str, by, now: datetime.datet
     now = now or timezone.now()
     with transaction.atomic():
         schedule = Schedule.objects.select_related("doctor", "department").get(pk=schedule.pk)
-        _require_staff(
+        eligibility.require_staff(
             user=by,
             hospital_id=schedule.doctor.hospital_id,
             roles=(HospitalStaff.Role.HOSPITAL_ADMIN, HospitalStaff.Role.SCHEDULER),
         )
         # Closing the slots takes their row locks (in id order): bookings in flight finish first,
         # later ones find the slots closed.
-        lock_slots(schedule_id=schedule.pk)
+        places.lock_slots(schedule_id=schedule.pk)
         Slot.objects.filter(schedule=schedule).update(is_open=False)
         suspended = Schedule.objects.filter(
             pk=schedule.pk, status__in=[Schedule.Status.DRAFT, Schedule.Status.PUBLISHED]
         ).update(status=Schedule.Status.SUSPENDED, suspended_at=now, suspended_reason=reason[:200], suspended_by=by)
         if not suspended:
             return 0
-        slots = {slot.pk: slot for slot in lock_slots(schedule_id=schedule.pk)}
+        slots = {slot.pk: slot for slot in places.lock_slots(schedule_id=schedule.pk)}
         appointments = list(
             Appointment.objects.select_for_update(of=("self",))
             .select_related("patient__user", "doctor")
@@ -608,29 +322,30 @@ def suspend_schedule(*, schedule: Schedule, reason: str, by, now: datetime.datet
 def check_in(*, appointment: Appointment, by, now: datetime.datetime | None = None) -> Appointment:
     """签到 on the day of the visit, by the hospital's staff or the patient's own account."""
     now = now or timezone.now()
+    owner = Appointment.objects.values("hospital_id", "patient__user_id").get(pk=appointment.pk)
+    if staff_role(user=by, hospital_id=owner["hospital_id"]) is None and by.pk != owner["patient__user_id"]:
+        raise errors.NotOwner()
     with transaction.atomic():
         appointment = (
             Appointment.objects.select_for_update(of=("self",))
             .select_related("patient", "schedule")
             .get(pk=appointment.pk)
         )
-        if staff_role(user=by, hospital_id=appointment.hospital_id) is None and by.pk != appointment.patient.user_id:
-            raise errors.NotOwner()
         if appointment.status != Status.CONFIRMED:
             raise errors.InvalidStatus(status=appointment.get_status_display())
         if timezone.localdate(now) != appointment.visit_date or now >= appointment.schedule.end_at:
             raise errors.CheckInNotAllowed()
-        appointment.status, appointment.checked_in_at = Status.CHECKED_IN, now
-        appointment.save(update_fields=["status", "checked_in_at", "updated_at"])
+        places.change_status(
+            appointment_id=appointment.pk, to=Status.CHECKED_IN, only_from=(Status.CONFIRMED,), checked_in_at=now
+        )
+        appointment.refresh_from_db()
     return appointment
 
 
 def complete_visit(*, appointment: Appointment, by, now: datetime.datetime | None = None) -> Appointment:
     now = now or timezone.now()
-    _require_staff(user=by, hospital_id=appointment.hospital_id)
-    if not Appointment.objects.filter(pk=appointment.pk, status=Status.CHECKED_IN).update(
-        status=Status.COMPLETED, completed_at=now, updated_at=now
-    ):
+    eligibility.require_staff(user=by, hospital_id=appointment.hospital_id)
+    if not places.change_status(appointment_id=appointment.pk, to=Status.COMPLETED, completed_at=now, updated_at=now):
         appointment.refresh_from_db()
         raise errors.InvalidStatus(status=appointment.get_status_display())
     appointment.refresh_from_db()
@@ -644,8 +359,8 @@ def mark_no_shows(*, now: datetime.datetime | None = None) -> int:
     due = Appointment.objects.filter(status=Status.CONFIRMED, schedule__end_at__lt=now).values_list("pk", flat=True)
     for appointment_id in list(due[:1000]):
         with transaction.atomic():
-            if not Appointment.objects.filter(pk=appointment_id, status=Status.CONFIRMED).update(
-                status=Status.NO_SHOW, updated_at=now
+            if not places.change_status(
+                appointment_id=appointment_id, to=Status.NO_SHOW, only_from=(Status.CONFIRMED,), updated_at=now
             ):
                 continue
             appointment = Appointment.objects.select_related("patient").get(pk=appointment_id)
@@ -658,8 +373,15 @@ def mark_no_shows(*, now: datetime.datetime | None = None) -> int:
 # Penalties and bans
 
 
-def record_penalty(*, appointment: Appointment, kind: str, now: datetime.datetime) -> Penalty:
-    """Record a no-show or late cancellation against the real person; ban them once they cross the line."""
+def record_penalty(*, appointment: Appointment, kind: str, now: datetime.datetime) -> Penalty | None:
+    """Record a no-show or late cancellation against the real person; ban them once they cross the line.
+
+    Judged by `eligibility.penalty_rules` (the booking's rule row). A late cancellation those rules
+    do not count is not recorded at all: the patient's 失信 list shows only what counts against them.
+    """
+    rules = eligibility.penalty_rules(appointment)
+    if kind == Penalty.Kind.LATE_CANCEL and not rules.late_cancel_counts:
+        return None
     penalty, _created = Penalty.objects.get_or_create(
         appointment=appointment,
         kind=kind,
@@ -670,15 +392,17 @@ def record_penalty(*, appointment: Appointment, kind: str, now: datetime.datetim
             "occurred_at": now,
         },
     )
-    _ban_if_threshold_crossed(appointment=appointment, now=now)
+    _ban_if_threshold_crossed(appointment=appointment, rules=rules, now=now)
     return penalty
 
 
-def _counted_kinds(rules: BookingRules) -> list[str]:
+def _counted_kinds(rules: eligibility.PenaltyRules) -> list[str]:
     return [Penalty.Kind.NO_SHOW, *([Penalty.Kind.LATE_CANCEL] if rules.late_cancel_counts else [])]
 
 
-def _counted_penalties(*, person_key: str, hospital_id: int, rules: BookingRules, at: datetime.datetime) -> int:
+def _counted_penalties(
+    *, person_key: str, hospital_id: int, rules: eligibility.PenaltyRules, at: datetime.datetime
+) -> int:
     """Unwaived records in the rules' window up to `at`, counting only since the previous ban began.
 
     Issuing a ban and lifting one after a waiver both count this way, so they always agree.
@@ -703,11 +427,10 @@ def _counted_penalties(*, person_key: str, hospital_id: int, rules: BookingRules
     ).count()
 
 
-def _ban_if_threshold_crossed(*, appointment: Appointment, now) -> BookingBan | None:
+def _ban_if_threshold_crossed(*, appointment: Appointment, rules: eligibility.PenaltyRules, now) -> BookingBan | None:
     hospital_id, person_key = appointment.hospital_id, appointment.person_key
     if active_ban(person_key=person_key, hospital_id=hospital_id, now=now) is not None:
         return None
-    rules = rules_for(hospital_id=hospital_id)
     count = _counted_penalties(person_key=person_key, hospital_id=hospital_id, rules=rules, at=now)
     if count < rules.no_show_threshold:
         return None
@@ -718,13 +441,19 @@ def _ban_if_threshold_crossed(*, appointment: Appointment, now) -> BookingBan | 
         starts_at=now,
         ends_at=now + datetime.timedelta(days=rules.ban_days),
         reason=_("%(days)d天内爽约或临近就诊退号%(count)d次") % {"days": rules.no_show_window_days, "count": count},
+        rules_snapshot=rules.as_snapshot(),
     )
 
 
 def waive_penalty(*, penalty: Penalty, by, reason: str, now: datetime.datetime | None = None) -> Penalty:
-    """Staff waive a record (e.g. the patient was in hospital); a ban it caused is lifted."""
+    """The hospital's administrator waives a record (e.g. the patient was in hospital); a ban it caused is lifted.
+
+    Only a hospital_admin (or a superuser) may: the front desk and schedulers are refused here,
+    whatever door they come through. Whether the ban still holds is judged by the rules it was
+    issued under (stored on the ban), the same count that issued it.
+    """
     now = now or timezone.now()
-    _require_staff(user=by, hospital_id=penalty.hospital_id)
+    eligibility.require_staff(user=by, hospital_id=penalty.hospital_id, roles=(HospitalStaff.Role.HOSPITAL_ADMIN,))
     with transaction.atomic():
         if not Penalty.objects.filter(pk=penalty.pk, waived_at__isnull=True).update(
             waived_at=now, waived_by=by, waive_reason=reason[:200]
@@ -733,7 +462,9 @@ def waive_penalty(*, penalty: Penalty, by, reason: str, now: datetime.datetime |
             return penalty
         ban = active_ban(person_key=penalty.person_key, hospital_id=penalty.hospital_id, now=now)
         if ban is not None:
-            rules = rules_for(hospital_id=penalty.hospital_id)
+            rules = eligibility.PenaltyRules.from_snapshot(
+                ban.rules_snapshot, fallback=eligibility.penalty_rules(penalty.appointment)
+            )  # the rules the ban was issued under
             remaining = _counted_penalties(
                 person_key=penalty.person_key, hospital_id=penalty.hospital_id, rules=rules, at=ban.starts_at
             )
@@ -754,17 +485,17 @@ def join_waitlist(*, user, patient: Patient, schedule: Schedule, now: datetime.d
     now = now or timezone.now()
     with transaction.atomic():
         hospital_id = Schedule.objects.values_list("doctor__hospital_id", flat=True).get(pk=schedule.pk)
-        _check_actor(user=user, patient=patient, channel=Channel.ONLINE, hospital_id=hospital_id)
-        lock_person(patient)
+        eligibility.check_actor(user=user, patient=patient, channel=Channel.ONLINE, hospital_id=hospital_id)
+        places.lock_person(patient)
         patient = Patient.objects.get(pk=patient.pk)
-        schedule = read_schedule_fenced(schedule.pk)
+        schedule = places.read_schedule_fenced(schedule.pk)
         if schedule.status != Schedule.Status.PUBLISHED:
             raise errors.ScheduleUnavailable()
-        rules = _schedule_rules(schedule)
+        rules = eligibility.schedule_rules(schedule)
         if not rules.waitlist_enabled:
             raise errors.WaitlistUnavailable(reason=_("本院未开放候补"))
         if now < schedule.release_at:
-            raise errors.NotReleasedYet(release_at=_local_text(schedule.release_at))
+            raise errors.NotReleasedYet(release_at=eligibility.local_text(schedule.release_at))
         if schedule.uses_requests and schedule.drawn_at is None:
             raise errors.WaitlistUnavailable(reason=_("抽签尚未进行"))
         open_slots = Slot.objects.filter(
@@ -776,13 +507,16 @@ def join_waitlist(*, user, patient: Patient, schedule: Schedule, now: datetime.d
             raise errors.BookingClosed()
         if open_slots.filter(online_booked__lt=F("online_capacity")).exists():
             raise errors.WaitlistUnavailable(reason=_("尚有可预约号源，请直接预约"))
-        _check_person(patient=patient, schedule=schedule, rules=rules, channel=Channel.ONLINE, now=now)
+        eligibility.check_person(patient=patient, schedule=schedule, rules=rules, channel=Channel.ONLINE, now=now)
         try:
             with transaction.atomic():
                 return WaitlistEntry.objects.create(
                     schedule=schedule, patient=patient, person_key=patient.person_key, booked_by=user
                 )
         except IntegrityError as exc:
+            # None: the driver names no constraint (SQLite); this is the table's only unique one.
+            if places.violated_constraint(exc) not in ("booking_waitlist_one_waiting_per_person_schedule", None):
+                raise
             raise errors.DuplicateWaitlist() from exc
 
 
@@ -811,7 +545,7 @@ def offer_to_waitlist(*, slot: Slot, now: datetime.datetime) -> list[Appointment
     schedule = Schedule.objects.select_related("doctor", "department").get(pk=slot.schedule_id)
     if schedule.status != Schedule.Status.PUBLISHED:
         return []
-    rules = _schedule_rules(schedule)
+    rules = eligibility.schedule_rules(schedule)
     slot = Slot.objects.select_related("schedule__doctor", "schedule__department").get(pk=slot.pk)
     too_late = now >= slot.start_at - datetime.timedelta(minutes=rules.close_minutes_before_start)
     if not rules.waitlist_enabled or too_late or slot.online_free <= 0:
@@ -824,16 +558,18 @@ def offer_to_waitlist(*, slot: Slot, now: datetime.datetime) -> list[Appointment
     )
     for entry in waiting:
         try:
-            if not try_lock_person(entry.patient):
+            if not places.try_lock_person(entry.patient):
                 continue  # busy booking right now: not eligible at this moment
-            _check_person(patient=entry.patient, schedule=schedule, rules=rules, channel=Channel.ONLINE, now=now)
+            eligibility.check_person(
+                patient=entry.patient, schedule=schedule, rules=rules, channel=Channel.ONLINE, now=now
+            )
             with transaction.atomic():
                 claimed = WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistEntry.Status.WAITING).update(
                     status=WaitlistEntry.Status.PROMOTED, promoted_at=now
                 )
                 if not claimed:
                     continue  # the patient left the line a moment ago
-                appointment = _place_appointment(
+                appointment = places.place_appointment(
                     slot=slot,
                     patient=entry.patient,
                     channel=Channel.ONLINE,
@@ -864,13 +600,13 @@ def add_places(*, slot: Slot, places: int, channel: str, reason: str, by, now: d
         raise errors.InvalidPlaces()
     if channel not in CHANNEL_ORDER:
         raise ValueError(f"unknown channel {channel!r}")
+    eligibility.require_staff(
+        user=by,
+        hospital_id=Slot.objects.values_list("schedule__doctor__hospital_id", flat=True).get(pk=slot.pk),
+        roles=(HospitalStaff.Role.HOSPITAL_ADMIN, HospitalStaff.Role.SCHEDULER, HospitalStaff.Role.FRONT_DESK),
+    )
     with transaction.atomic():
-        slot = _load_slot(slot.pk, lock=True)
-        _require_staff(
-            user=by,
-            hospital_id=slot.schedule.doctor.hospital_id,
-            roles=(HospitalStaff.Role.HOSPITAL_ADMIN, HospitalStaff.Role.SCHEDULER, HospitalStaff.Role.FRONT_DESK),
-        )
+        slot = booking_places.load_slot(slot.pk, lock=True)  # `places` is the number of places here
         if slot.schedule.status == Schedule.Status.SUSPENDED or not slot.is_open:
             raise errors.ScheduleUnavailable()
         capacity = f"{channel}_capacity"
@@ -880,24 +616,6 @@ def add_places(*, slot: Slot, places: int, channel: str, reason: str, by, now: d
             offer_to_waitlist(slot=slot, now=now)
     slot.refresh_from_db()
     return slot
-
-
-def _release_moments(rules: BookingRules, day: datetime.date) -> dict[str, datetime.datetime]:
-    return {
-        "reserves_released_at": local_datetime(
-            day - datetime.timedelta(days=rules.reserve_release_days_before), rules.reserve_release_time
-        ),
-        "partner_released_at": local_datetime(
-            day - datetime.timedelta(days=rules.partner_cutoff_days_before), rules.partner_cutoff_time
-        ),
-    }
-
-
-RELEASED_CHANNELS = {
-    "reserves_released_at": (Channel.WINDOW, Channel.CLINIC),
-    "partner_released_at": (Channel.PARTNER,),
-}
-assert {c for group in RELEASED_CHANNELS.values() for c in group} == set(RESERVE_CHANNELS)
 
 
 def release_reserves(*, now: datetime.datetime | None = None, horizon_days: int = 60) -> int:
@@ -918,8 +636,8 @@ def release_reserves(*, now: datetime.datetime | None = None, horizon_days: int 
     )
     moved = 0
     for schedule in schedules:
-        moments = _release_moments(_schedule_rules(schedule), schedule.date)
-        for flag, channels in RELEASED_CHANNELS.items():
+        moments = release_moments(rules=eligibility.schedule_rules(schedule), visit_date=schedule.date)
+        for flag, channels in RESERVE_RELEASE_FLAGS.items():
             if moments[flag] <= now:
                 moved += _release_schedule_channels(schedule=schedule, flag=flag, channels=channels, now=now)
     return moved
@@ -927,7 +645,7 @@ def release_reserves(*, now: datetime.datetime | None = None, horizon_days: int 
 
 def _release_schedule_channels(*, schedule: Schedule, flag: str, channels: tuple[str, ...], now) -> int:
     with transaction.atomic():
-        slots = lock_slots(schedule_id=schedule.pk, **{f"{flag}__isnull": True})
+        slots = places.lock_slots(schedule_id=schedule.pk, **{f"{flag}__isnull": True})
         if not slots:
             return 0
         unused = sum(F(f"{c}_capacity") - F(f"{c}_booked") for c in channels)
@@ -967,9 +685,12 @@ def record_payment(*, order_no: str, amount_fen: int, paid_at: datetime.datetime
         changes = {"paid_at": paid_at}
         if appointment.status == Status.PENDING_PAYMENT and amount_fen == appointment.fee_fen:
             changes["status"] = Status.CONFIRMED
+            places.change_status(
+                appointment_id=appointment.pk, to=Status.CONFIRMED, only_from=(Status.PENDING_PAYMENT,), paid_at=paid_at
+            )
         else:
             changes["refund_requested_at"] = timezone.now()
-        Appointment.objects.filter(pk=appointment.pk).update(**changes)
+            Appointment.objects.filter(pk=appointment.pk).update(**changes)
         for name, value in changes.items():
             setattr(appointment, name, value)
         if appointment.status == Status.CONFIRMED and "status" in changes:
@@ -1009,10 +730,12 @@ def pay_appointment(
 
 def record_refund(*, order_no: str, refunded_at: datetime.datetime) -> Appointment | None:
     """The money went back: a cancelled or expired order becomes `refunded`."""
-    Appointment.objects.filter(order_no=order_no, status__in=[Status.CANCELLED, Status.EXPIRED]).update(
-        status=Status.REFUNDED, refunded_at=refunded_at, updated_at=refunded_at
-    )
-    return Appointment.objects.filter(order_no=order_no).first()
+    appointment = Appointment.objects.filter(order_no=order_no).first()
+    if appointment is not None and places.change_status(
+        appointment_id=appointment.pk, to=Status.REFUNDED, refunded_at=refunded_at, updated_at=refunded_at
+    ):
+        appointment.refresh_from_db()
+    return appointment
 
 
 def retry_unfinished_refunds(*, now: datetime.datetime | None = None, older_than_minutes: int = 10) -> int:

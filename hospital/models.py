@@ -111,6 +111,12 @@ class BookingRules(models.Model):
 
     Every save bumps `version`; each appointment keeps the version and a snapshot of the
     rules it was booked under, so later changes never rewrite past decisions.
+
+    `ban_applies_to_staff_channels` (default off): a no-show ban (限制预约) stops a person booking
+    ahead online or through a partner, where a place they do not use is lost to someone else. The
+    window books for a patient standing in the hospital and the clinic channel is the doctor's
+    own follow-up or referral, so by default a ban does not refuse care there; a hospital that
+    wants its bans to hold everywhere turns this on.
     """
 
     hospital = models.ForeignKey(
@@ -152,6 +158,14 @@ class BookingRules(models.Model):
     no_show_window_days = models.PositiveIntegerField(_("爽约统计周期（天）"), default=365)
     ban_days = models.PositiveIntegerField(_("限制预约天数"), default=90)
     late_cancel_counts = models.BooleanField(_("临近就诊退号计入爽约"), default=True)
+    ban_applies_to_staff_channels = models.BooleanField(
+        _("限制预约也适用于窗口和诊间"),
+        default=False,
+        help_text=_(
+            "默认不适用：限制预约针对的是网上和合作平台的提前预约，以免号源被爽约浪费；"
+            "窗口挂号时患者本人就在医院，诊间预约是医生安排的复诊或转诊，不应因此拒绝就医。"
+        ),
+    )
 
     # Waitlist
     waitlist_enabled = models.BooleanField(_("开放候补"), default=True)

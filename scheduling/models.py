@@ -13,6 +13,34 @@ from hospital.models import Department, Doctor
 MAX_SEGMENT = datetime.timedelta(minutes=30)
 
 
+# The release moments (放号), in one place: when a day's places open, and when each reserve
+# channel's unused places go back to the online pool. A slot stamps the flag named here when its
+# reserve is released; until then the channel keeps its share.
+RESERVE_RELEASE_FLAGS = {
+    "reserves_released_at": (Channel.WINDOW, Channel.CLINIC),
+    "partner_released_at": (Channel.PARTNER,),
+}
+
+
+def local_datetime(day: datetime.date, at: datetime.time) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, at))
+
+
+def release_moments(*, rules, visit_date: datetime.date) -> dict[str, datetime.datetime]:
+    """For a visit date under `rules` (hospital.models.BookingRules): `release_at`, when its places
+    open (`days_ahead` days before, at the release time), and for each flag of
+    `RESERVE_RELEASE_FLAGS` the moment that channel group's unused reserve goes online."""
+    return {
+        "release_at": local_datetime(visit_date - datetime.timedelta(days=rules.days_ahead), rules.release_time),
+        "reserves_released_at": local_datetime(
+            visit_date - datetime.timedelta(days=rules.reserve_release_days_before), rules.reserve_release_time
+        ),
+        "partner_released_at": local_datetime(
+            visit_date - datetime.timedelta(days=rules.partner_cutoff_days_before), rules.partner_cutoff_time
+        ),
+    }
+
+
 class Period(models.TextChoices):
     MORNING = "morning", _("上午")
     AFTERNOON = "afternoon", _("下午")
@@ -243,11 +271,9 @@ class Slot(models.Model):
 
     def channel_released(self, channel: str) -> bool:
         """Whether the channel's unused reserve has already gone back to the online pool."""
-        if channel == Channel.PARTNER:
-            return self.partner_released_at is not None
-        if channel in (Channel.WINDOW, Channel.CLINIC):
-            return self.reserves_released_at is not None
-        return False
+        return any(
+            channel in channels and getattr(self, flag) is not None for flag, channels in RESERVE_RELEASE_FLAGS.items()
+        )
 
 
 class SlotAdjustment(models.Model):

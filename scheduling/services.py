@@ -6,16 +6,16 @@ from django.utils import timezone
 from hospital.channels import CHANNEL_ORDER, split_capacity
 from hospital.models import BookingRules, Department, Doctor, Hospital
 from hospital.selectors import rules_for
-from scheduling.models import MAX_SEGMENT, PERIOD_HOURS, AllocationPolicy, Schedule, ScheduleTemplate, Slot
-
-
-def local_datetime(day: datetime.date, at: datetime.time) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, at))
-
-
-def release_moment(*, rules: BookingRules, visit_date: datetime.date) -> datetime.datetime:
-    """A day's places are released `days_ahead` days before it, at the hospital's release time."""
-    return local_datetime(visit_date - datetime.timedelta(days=rules.days_ahead), rules.release_time)
+from scheduling.models import (
+    MAX_SEGMENT,
+    PERIOD_HOURS,
+    AllocationPolicy,
+    Schedule,
+    ScheduleTemplate,
+    Slot,
+    local_datetime,
+    release_moments,
+)
 
 
 def slot_channel_fields(*, capacity: int, rules: BookingRules) -> dict[str, int]:
@@ -52,7 +52,7 @@ def create_schedule(
     if not datetime.timedelta(0) < segment <= MAX_SEGMENT:
         raise ValueError("a segment lasts between 1 and 30 minutes")
     rules = rules_for(hospital_id=doctor.hospital_id, department=department, doctor_id=doctor.pk)
-    release_at = release_moment(rules=rules, visit_date=date)
+    release_at = release_moments(rules=rules, visit_date=date)["release_at"]
     request_closes_at = None
     if allocation_policy != AllocationPolicy.FCFS:
         request_closes_at = min(release_at + datetime.timedelta(hours=rules.lottery_window_hours), start_at)

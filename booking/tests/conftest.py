@@ -50,6 +50,11 @@ def front_desk(doctor):
 
 
 @pytest.fixture
+def hospital_admin(doctor):
+    return HospitalStaffFactory(hospital=doctor.hospital, role=HospitalStaff.Role.HOSPITAL_ADMIN).user
+
+
+@pytest.fixture
 def scheduler(doctor):
     return HospitalStaffFactory(hospital=doctor.hospital, role=HospitalStaff.Role.SCHEDULER).user
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerDown
 
 from accounts.tests.factories import PartnerFactory, PatientFactory
-from booking import allocation, errors
+from booking import allocation, eligibility, errors, places
 from booking import services as booking_services
 from booking.allocation import Lottery, draw_due_schedules, draw_schedule, request_booking, verify_draw
 from booking.models import Appointment, BookingBan, BookingRequest, Penalty, WaitlistEntry
@@ -235,7 +235,7 @@ def _no_show(patient, doctor, day):
 
 
 @pytest.mark.django_db
-def test_waiving_the_record_that_caused_a_second_ban_lifts_it(rules, doctor, patient, front_desk):
+def test_waiving_the_record_that_caused_a_second_ban_lifts_it(rules, doctor, patient, hospital_admin):
     """MEDIUM (rule: bans). A ban is issued by counting records SINCE THE LAST BAN BEGAN
     (`_ban_if_threshold_crossed`), but `waive_penalty` re-counts over the whole window before the
     ban (`occurred_at__gt=ban.starts_at - no_show_window_days`), so records that were already
@@ -256,7 +256,7 @@ def test_waiving_the_record_that_caused_a_second_ban_lifts_it(rules, doctor, pat
         second_ban_at = _no_show(patient, doctor, today + datetime.timedelta(days=offset))
     assert BookingBan.objects.count() == 2
     last_record = Penalty.objects.order_by("-occurred_at").first()
-    waive_penalty(penalty=last_record, by=front_desk, reason="住院证明", now=second_ban_at)
+    waive_penalty(penalty=last_record, by=hospital_admin, reason="住院证明", now=second_ban_at)
     assert active_ban(person_key=patient.person_key, hospital_id=doctor.hospital_id, now=second_ban_at) is None, (
         "two unwaived records since the last ban, threshold 3: the ban should be lifted"
     )
@@ -315,13 +315,13 @@ def test_one_person_under_two_accounts_cannot_exceed_the_daily_limit_at_once(mon
     assert me.person_key == me_again.person_key and me.user_id != me_again.user_id
 
     both_checked = threading.Barrier(2)
-    original = booking_services._check_person
+    original = eligibility.check_person
 
     def check_then_wait(**kwargs):
         original(**kwargs)
         both_checked.wait(timeout=10)
 
-    monkeypatch.setattr(booking_services, "_check_person", check_then_wait)
+    monkeypatch.setattr(eligibility, "check_person", check_then_wait)
     outcomes = _in_threads(functools.partial(_book, me, slot_a), functools.partial(_book, me_again, slot_b))
     held = Appointment.objects.filter(person_key=me.person_key, visit_date=slot_a.schedule.date).count()
     assert held <= 1, f"limit 1 per hospital per day, the person holds {held}: {outcomes}"
@@ -398,7 +398,7 @@ def test_joining_the_waitlist_during_a_suspension_leaves_no_entry_waiting(monkey
     joiner = PatientFactory()
 
     joiner_checked, suspended = threading.Event(), threading.Event()
-    original = booking_services._check_person
+    original = eligibility.check_person
 
     def check_then_wait(**kwargs):
         original(**kwargs)
@@ -406,7 +406,7 @@ def test_joining_the_waitlist_during_a_suspension_leaves_no_entry_waiting(monkey
             joiner_checked.set()
             suspended.wait(timeout=10)
 
-    monkeypatch.setattr(booking_services, "_check_person", check_then_wait)
+    monkeypatch.setattr(eligibility, "check_person", check_then_wait)
 
     def suspend():
         joiner_checked.wait(timeout=10)
@@ -444,7 +444,7 @@ def test_a_request_racing_the_draw_is_either_drawn_or_refused(monkeypatch):
     late = PatientFactory()
 
     late_checked, drawn = threading.Event(), threading.Event()
-    original = booking_services._check_person
+    original = eligibility.check_person
 
     def check_then_wait(**kwargs):
         original(**kwargs)
@@ -452,7 +452,7 @@ def test_a_request_racing_the_draw_is_either_drawn_or_refused(monkeypatch):
             late_checked.set()
             drawn.wait(timeout=10)
 
-    monkeypatch.setattr(allocation, "_check_person", check_then_wait)
+    monkeypatch.setattr(eligibility, "check_person", check_then_wait)
 
     def draw():
         late_checked.wait(timeout=10)
@@ -497,7 +497,7 @@ def test_a_retry_whose_first_attempt_took_the_last_place_gets_that_order(monkeyp
     patient = PatientFactory()
 
     retry_passed_precheck, first_done = threading.Event(), threading.Event()
-    original = booking_services._load_slot
+    original = places.load_slot
 
     def load_slot(slot_id, **kwargs):
         if threading.current_thread().name == "call-1":
@@ -505,7 +505,7 @@ def test_a_retry_whose_first_attempt_took_the_last_place_gets_that_order(monkeyp
             first_done.wait(timeout=10)
         return original(slot_id, **kwargs)
 
-    monkeypatch.setattr(booking_services, "_load_slot", load_slot)
+    monkeypatch.setattr(places, "load_slot", load_slot)
 
     def first():
         retry_passed_precheck.wait(timeout=10)
@@ -542,7 +542,7 @@ def test_a_patient_who_left_the_waitlist_is_not_promoted(monkeypatch):
     entry = join_waitlist(user=waiter.user, patient=waiter, schedule=session)
 
     being_promoted, left = threading.Event(), threading.Event()
-    original = booking_services._check_person
+    original = eligibility.check_person
 
     def check_then_wait(**kwargs):
         original(**kwargs)
@@ -550,7 +550,7 @@ def test_a_patient_who_left_the_waitlist_is_not_promoted(monkeypatch):
             being_promoted.set()
             left.wait(timeout=10)
 
-    monkeypatch.setattr(booking_services, "_check_person", check_then_wait)
+    monkeypatch.setattr(eligibility, "check_person", check_then_wait)
 
     def leave():
         being_promoted.wait(timeout=10)

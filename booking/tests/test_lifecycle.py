@@ -221,11 +221,11 @@ def test_window_can_still_register_a_banned_person(rules, doctor, patient, front
     assert appointment.status == Appointment.Status.CONFIRMED
 
 
-def test_waiving_a_record_lifts_the_ban(rules, doctor, patient, front_desk):
+def test_waiving_a_record_lifts_the_ban(rules, doctor, patient, hospital_admin):
     for offset in (1, 2, 3):
         _appointment, when = _no_show(patient, doctor, offset)
     penalty = Penalty.objects.first()
-    waive_penalty(penalty=penalty, by=front_desk, reason="住院证明", now=when)
+    waive_penalty(penalty=penalty, by=hospital_admin, reason="住院证明", now=when)
     assert active_ban(person_key=patient.person_key, hospital_id=doctor.hospital_id, now=when) is None
     penalty.refresh_from_db()
     assert penalty.waive_reason == "住院证明"

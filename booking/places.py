@@ -1,0 +1,307 @@
+"""The booking core: locks, taking and giving back places, numbering and writing the order.
+
+Every path that books, cancels or moves a place (booking.services, booking.allocation) takes
+its locks and places through this module.
+
+Lock order, the same in every service, so PostgreSQL never has to break a deadlock:
+person → slots (in id order) → schedule → appointment.
+
+- Booking first takes the person's lock (a transaction-scoped advisory lock on the ID hash, so
+  one real person's requests queue up even across accounts and the limit checks are exact),
+  then takes the place with one conditional UPDATE on the slot row, which holds that row's
+  lock until commit. Paths that already hold slot locks (waitlist offers, draws) only *try*
+  the person's lock and treat a busy person as not eligible at that moment.
+- Cancelling, expiring and 停诊 lock the slot row before the appointment, so a booking in
+  flight on that slot has committed (or waits) before places are counted back.
+- 停诊 first closes its slots (`is_open = false`, in the same row the booking UPDATE tests),
+  so a booking that was waiting on a slot lock finds the slot closed, not a free place.
+- Joining a waitlist and entering a draw read the schedule under a share lock, so a 停诊 or a
+  draw running at the same moment is either seen or waited for, never missed.
+"""
+
+import datetime
+import secrets
+import time
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Partner, Patient
+from booking import errors
+from booking.models import Appointment
+from hospital.channels import Channel
+from hospital.models import BookingRules
+from scheduling.models import RESERVE_RELEASE_FLAGS, Schedule, Slot
+
+Status = Appointment.Status
+STAFF_CHANNELS = (Channel.WINDOW, Channel.CLINIC)
+
+
+class IdempotentReplay(Exception):
+    """The same user sent the same idempotency key again while the first request was committing."""
+
+
+def load_slot(slot_id: int, *, lock: bool = False) -> Slot:
+    queryset = Slot.objects.select_related("schedule__doctor__hospital", "schedule__department")
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    return queryset.get(pk=slot_id)
+
+
+PERSON_LOCK_CLASS = 7101  # advisory-lock namespace for "one real person"
+
+
+def lock_person(patient: Patient, *, wait: bool = True) -> bool:
+    """Serialise one real person's bookings for the rest of the transaction (PostgreSQL advisory lock).
+
+    With `wait=False` returns False at once if another transaction holds it. SQLite (`make run`)
+    runs one writer at a time anyway, so there it only locks the patient row.
+    """
+    if connection.vendor != "postgresql":
+        Patient.objects.select_for_update().filter(pk=patient.pk).exists()
+        return True
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, hashtext(%s))", [PERSON_LOCK_CLASS, patient.person_key])
+        return wait or bool(cursor.fetchone()[0])
+
+
+def try_lock_person(patient: Patient, *, attempts: int = 1) -> bool:
+    """For paths that already hold slot locks: never wait in line (that could deadlock), retry briefly."""
+    for attempt in range(attempts):
+        if lock_person(patient, wait=False):
+            return True
+        if attempt + 1 < attempts:
+            time.sleep(0.02)
+    return False
+
+
+def read_schedule_fenced(schedule_id: int) -> Schedule:
+    """The schedule under a share lock (PostgreSQL): a concurrent 停诊 or draw is waited for, not missed."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {Schedule._meta.db_table} WHERE id = %s FOR SHARE", [schedule_id])
+    return Schedule.objects.select_related("doctor__hospital", "department").get(pk=schedule_id)
+
+
+def lock_slots(*, schedule_id: int, **filters) -> list[Slot]:
+    """Lock a session's slots in id order (the module's lock order)."""
+    return list(Slot.objects.select_for_update().filter(schedule_id=schedule_id, **filters).order_by("pk"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Taking and giving back places
+
+
+def take_place(*, slot_id: int, channel: str) -> bool:
+    """The one conditional UPDATE that takes a place: no read-then-write, the row count says who won.
+
+    Once the window's and the clinic's unused reserves have gone online (the evening before),
+    those channels draw on the shared online pool: a second conditional UPDATE moves one online
+    place into the channel and takes it, so the appointment still counts in its own channel.
+    """
+    booked, capacity = f"{channel}_booked", f"{channel}_capacity"
+    slots = Slot.objects.filter(pk=slot_id, is_open=True)
+    if slots.filter(**{f"{booked}__lt": F(capacity)}).update(booked=F("booked") + 1, **{booked: F(booked) + 1}):
+        return True
+    if channel not in STAFF_CHANNELS:
+        return False
+    (released_flag,) = (flag for flag, channels in RESERVE_RELEASE_FLAGS.items() if channel in channels)
+    return bool(
+        slots.filter(**{f"{released_flag}__isnull": False}, online_booked__lt=F("online_capacity")).update(
+            online_capacity=F("online_capacity") - 1,
+            booked=F("booked") + 1,
+            **{capacity: F(capacity) + 1, booked: F(booked) + 1},
+        )
+    )
+
+
+def give_back_place(*, slot: Slot, channel: str) -> str:
+    """Return a freed place to its channel, or to `online` once that channel's reserve was released.
+
+    The caller holds the slot's row lock, so the released flags read from `slot` are current.
+    Returns the channel the place went to.
+    """
+    booked, capacity = f"{channel}_booked", f"{channel}_capacity"
+    changes = {"booked": F("booked") - 1, booked: F(booked) - 1}
+    returned_to = channel
+    if channel != Channel.ONLINE and slot.channel_released(channel):
+        changes.update({capacity: F(capacity) - 1, "online_capacity": F("online_capacity") + 1})
+        returned_to = Channel.ONLINE
+    Slot.objects.filter(pk=slot.pk).update(**changes)
+    return returned_to
+
+
+def assign_number(*, slot: Slot) -> tuple[int, datetime.datetime]:
+    """就诊序号 and estimated time. The caller has just taken a place, so it holds the slot's lock.
+
+    A regular place gets the lowest free number of the slot's own range, so numbers follow the
+    clock; a place beyond the regular ones (加号) gets the next number after the session's last.
+    """
+    first, regular = slot.first_number, slot.regular_places
+    used = set(
+        Appointment.objects.filter(
+            slot_id=slot.pk,
+            status__in=Appointment.PLACE_HOLDING,
+            queue_number__gte=first,
+            queue_number__lt=first + regular,
+        ).values_list("queue_number", flat=True)
+    )
+    index = next((i for i in range(regular) if first + i not in used), None)
+    if index is None:
+        Schedule.objects.filter(pk=slot.schedule_id).update(last_queue_number=F("last_queue_number") + 1)
+        number = Schedule.objects.values_list("last_queue_number", flat=True).get(pk=slot.schedule_id)
+        return number, slot.end_at
+    step = (slot.end_at - slot.start_at) / max(regular, 1)
+    return first + index, slot.start_at + step * index
+
+
+def new_order_no(now: datetime.datetime) -> str:
+    return f"{timezone.localtime(now):%Y%m%d%H%M%S}{secrets.randbelow(10**10):010d}"
+
+
+def place_appointment(
+    *,
+    slot: Slot,
+    patient: Patient,
+    channel: str,
+    user,
+    partner: Partner | None,
+    rules: BookingRules,
+    now: datetime.datetime,
+    payment_minutes: int,
+    idempotency_key: str | None = None,
+    idempotency_body: str = "",
+) -> Appointment:
+    """Take a place and write the order. Must run inside the caller's transaction."""
+    schedule = slot.schedule
+    if not take_place(slot_id=slot.pk, channel=channel):
+        raise_not_placed(slot=slot, channel=channel)
+    queue_number, estimated_at = assign_number(slot=slot)
+    pays_online = schedule.fee_fen > 0 and not rules.pay_at_desk and channel not in STAFF_CHANNELS
+    deadline = min(now + datetime.timedelta(minutes=payment_minutes), slot.start_at) if pays_online else None
+    fields = {
+        "patient": patient,
+        "person_key": patient.person_key,
+        "hospital": schedule.doctor.hospital,
+        "department": schedule.department,
+        "doctor": schedule.doctor,
+        "schedule": schedule,
+        "slot": slot,
+        "visit_date": schedule.date,
+        "channel": channel,
+        "booked_by": user,
+        "partner": partner,
+        "status": Status.PENDING_PAYMENT if pays_online else Status.CONFIRMED,
+        "queue_number": queue_number,
+        "estimated_at": estimated_at,
+        "fee_fen": schedule.fee_fen,
+        "payment_deadline": deadline,
+        "rules_version": rules.version,
+        "rules_snapshot": rules.snapshot(),
+        "idempotency_key": idempotency_key,
+        "idempotency_body": idempotency_body,
+    }
+    for _attempt in range(3):
+        order_no = new_order_no(now)
+        try:
+            with transaction.atomic():
+                return Appointment.objects.create(order_no=order_no, **fields)
+        except IntegrityError as exc:
+            name = violated_constraint(exc) or _appointment_conflict(order_no=order_no, fields=fields)
+            if name in IDEMPOTENCY_CONSTRAINTS:
+                raise IdempotentReplay() from exc
+            if name == ORDER_NO_CONSTRAINT:
+                continue
+            if name in ONE_ACTIVE_CONSTRAINTS:
+                raise errors.DuplicateBooking() from exc
+            raise
+    raise RuntimeError("could not draw a unique order number")
+
+
+IDEMPOTENCY_CONSTRAINTS = ("booking_appointment_idempotency_key", "booking_appointment_idempotency_key_per_partner")
+ORDER_NO_CONSTRAINT = "booking_appointment_order_no_key"  # PostgreSQL's name for the unique column
+ONE_ACTIVE_CONSTRAINTS = (
+    "booking_appointment_one_active_per_patient_doctor_day",
+    "booking_appointment_one_active_per_person_doctor_day",
+)
+
+
+def violated_constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint an IntegrityError broke, from the driver's diagnostics (psycopg)."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def _appointment_conflict(*, order_no: str, fields: dict) -> str | None:
+    """Which constraint an insert broke, asked of the table itself where the driver does not say (SQLite)."""
+    existing = Appointment.objects.all()
+    if fields["idempotency_key"] and (
+        existing.filter(booked_by=fields["booked_by"], idempotency_key=fields["idempotency_key"]).exists()
+        or (
+            fields["partner"] is not None
+            and existing.filter(partner=fields["partner"], idempotency_key=fields["idempotency_key"]).exists()
+        )
+    ):
+        return IDEMPOTENCY_CONSTRAINTS[0]
+    if existing.filter(order_no=order_no).exists():
+        return ORDER_NO_CONSTRAINT
+    active = existing.filter(doctor=fields["doctor"], visit_date=fields["visit_date"], status__in=Appointment.ACTIVE)
+    if active.filter(Q(person_key=fields["person_key"]) | Q(patient=fields["patient"])).exists():
+        return ONE_ACTIVE_CONSTRAINTS[0]
+    return None
+
+
+def raise_not_placed(*, slot: Slot, channel: str):
+    """After a conditional UPDATE took nothing: the slot was closed (停诊) meanwhile, or it is full."""
+    current = Slot.objects.filter(pk=slot.pk).values("is_open").first()
+    if current is None or not current["is_open"]:
+        raise errors.ScheduleUnavailable()
+    raise_slot_full(channel=channel)
+
+
+def raise_slot_full(*, channel: str):
+    """Patients are told the slot is full; staff are told which channel."""
+    if channel in STAFF_CHANNELS:
+        raise errors.SlotFull(message=_("该时段“%(channel)s”渠道的号源已约满。"), channel=str(Channel(channel).label))
+    raise errors.SlotFull()
+
+
+def lock_appointment(appointment_id: int) -> tuple[Slot, Appointment]:
+    """Lock slot, then appointment (the module's lock order)."""
+    slot_id = Appointment.objects.values_list("slot_id", flat=True).get(pk=appointment_id)
+    slot = load_slot(slot_id, lock=True)
+    appointment = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("patient__user", "schedule", "doctor")
+        .get(pk=appointment_id)
+    )
+    return slot, appointment
+
+
+# ---------------------------------------------------------------------------------------------
+# Status changes
+
+
+class IllegalTransition(Exception):
+    """A service asked for a status change `Appointment.TRANSITIONS` does not allow: a bug, not a user error."""
+
+
+def change_status(*, appointment_id: int, to: str, only_from: tuple[str, ...] | None = None, **fields) -> bool:
+    """The one way an appointment's status changes (the order is created in its first status).
+
+    A conditional UPDATE from the statuses `Appointment.TRANSITIONS` allows to move to `to`,
+    narrowed to `only_from` when given: the row count says whether the move happened, so a
+    caller without a lock learns it lost a race, and no caller can make an illegal move.
+    """
+    allowed = {source for source, targets in Appointment.TRANSITIONS.items() if to in targets}
+    if only_from is not None:
+        if not set(only_from) <= allowed:
+            raise IllegalTransition(f"{sorted(set(only_from) - allowed)} → {to} is not in Appointment.TRANSITIONS")
+        allowed = set(only_from)
+    if not allowed:
+        raise IllegalTransition(f"nothing moves to {to}")
+    fields.setdefault("updated_at", timezone.now())
+    return bool(Appointment.objects.filter(pk=appointment_id, status__in=allowed).update(status=to, **fields))
