@@ -1,7 +1,7 @@
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from accounts.id_numbers import parse_resident_id
 from accounts.models import Patient, User
@@ -9,6 +9,13 @@ from hospital.models import BookingRules, Doctor, Hospital, HospitalStaff
 from scheduling.models import AllocationPolicy, Schedule, ScheduleTemplate, Slot
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _development(settings):
+    """seed_demo runs only in development (DEBUG on)."""
+    settings.DEBUG = True
+
 
 SEEDED_APPS = ["accounts", "hospital", "scheduling", "booking", "auth"]
 
@@ -95,3 +102,11 @@ def test_seeded_staff_can_log_into_the_admin(seeded, client):
     response = client.get("/admin/")
     assert response.status_code == 200
     assert "医生" in response.content.decode()
+
+
+def test_it_refuses_to_run_with_debug_off(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DJANGO_DEBUG"):
+        call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert not User.objects.exists()
+    assert not Hospital.objects.exists()
