@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.id_numbers import parse_resident_id
 from accounts.models import Patient, User
-from hospital.models import BookingRules, Doctor, Hospital, HospitalStaff
+from hospital.models import BookingRules, Department, Doctor, Hospital, HospitalStaff
 from scheduling.models import AllocationPolicy, Schedule, ScheduleTemplate, Slot
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +49,7 @@ def test_demo_data_has_what_the_pages_need(seeded):
         assert hospital.departments.filter(parent__isnull=False).exists() or hospital.code != "city-first"
         assert BookingRules.objects.filter(hospital=hospital, department=None, doctor=None).count() == 1
     assert BookingRules.objects.filter(department__isnull=False).count() == 1
+    assert not Department.objects.filter(location="").exists()  # every SMS says where to go
     policies = set(ScheduleTemplate.objects.values_list("allocation_policy", flat=True))
     assert {AllocationPolicy.FCFS, AllocationPolicy.LOTTERY, AllocationPolicy.PRIORITY} <= policies
     assert Schedule.objects.values("date").distinct().count() >= 12

@@ -221,12 +221,21 @@ def ensure_departments(hospital: Hospital, tree: dict[str, list[str]]) -> dict[s
     by_path = {}
     for top_order, (top_name, children) in enumerate(tree.items(), start=1):
         top, _created = Department.objects.update_or_create(
-            hospital=hospital, parent=None, name=top_name, defaults={"sort_order": top_order * 10}
+            hospital=hospital,
+            parent=None,
+            name=top_name,
+            defaults={"sort_order": top_order * 10, "location": f"门诊楼{top_order}层"},
         )
         by_path[top_name] = top
         for child_order, child_name in enumerate(children, start=1):
             child, _created = Department.objects.update_or_create(
-                hospital=hospital, parent=top, name=child_name, defaults={"sort_order": child_order * 10}
+                hospital=hospital,
+                parent=top,
+                name=child_name,
+                defaults={
+                    "sort_order": child_order * 10,
+                    "location": f"门诊楼{top_order}层{'ABCDEF'[child_order - 1]}区",
+                },
             )
             by_path[f"{top_name}/{child_name}"] = child
     return by_path
