@@ -32,9 +32,8 @@ def query_shapes(queries) -> list[str]:
 
 
 def ask_for_a_code(client, django_capture_on_commit_callbacks, *, url, data, **extra):
-    with CaptureQueriesContext(connection) as queries:
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            response = client.post(url, data, **extra)
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(url, data, **extra)
     return response, query_shapes(queries.captured_queries), len(callbacks)
 
 
