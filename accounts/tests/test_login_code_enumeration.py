@@ -85,3 +85,19 @@ def test_the_app_api_answers_and_works_the_same_for_known_and_unknown_numbers(
     assert answers[0][0] == 401  # a code flow is pending in both cases
     assert works[0] == works[1]
     assert works[0][1] == 2
+
+
+@pytest.mark.parametrize(
+    "path", ["notifications.services.no_such_sender", "no_such_module.send", "accounts.phones.__doc__"]
+)
+def test_a_bad_sms_sender_setting_fails_the_system_checks(settings, path):
+    from django.core.checks import run_checks
+
+    settings.ACCOUNTS_SMS_SENDER = path
+    assert "accounts.E001" in {message.id for message in run_checks()}
+
+
+def test_the_configured_sms_sender_passes_the_system_checks():
+    from django.core.checks import run_checks
+
+    assert "accounts.E001" not in {message.id for message in run_checks()}
