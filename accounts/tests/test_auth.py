@@ -3,12 +3,14 @@
 import json
 import logging
 import re
+from unittest.mock import patch
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from accounts.adapter import AccountAdapter
 from accounts.tests.factories import DEFAULT_PASSWORD, StaffUserFactory, UserFactory
 
 User = get_user_model()
@@ -188,3 +190,25 @@ def test_app_api_login_refuses_a_number_that_is_not_a_mainland_mobile(client, ph
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["param"] == "phone"
+
+
+def test_app_api_code_login_as_the_readme_describes(client, django_capture_on_commit_callbacks):
+    UserFactory(phone="13800138000")
+    sent = []
+    with (
+        patch.object(AccountAdapter, "send_verification_code_sms", lambda self, **kw: sent.append(kw["code"])),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        asked = client.post(
+            "/_allauth/app/v1/auth/code/request", {"phone": "13800138000"}, content_type="application/json"
+        )
+    assert asked.status_code == 401
+    token = asked.json()["meta"]["session_token"]
+    confirmed = client.post(
+        "/_allauth/app/v1/auth/code/confirm",
+        {"code": sent[0]},
+        content_type="application/json",
+        headers={"X-Session-Token": token},
+    )
+    assert confirmed.status_code == 200
+    assert confirmed.json()["meta"]["session_token"] not in ("", token)
