@@ -101,3 +101,16 @@ def test_the_configured_sms_sender_passes_the_system_checks():
     from django.core.checks import run_checks
 
     assert "accounts.E001" not in {message.id for message in run_checks()}
+
+
+def test_signing_up_with_a_taken_number_looks_like_a_new_sign_up(client, known, django_capture_on_commit_callbacks):
+    url = reverse("account_signup")
+    taken_answer, _queries, taken_queued = ask_for_a_code(
+        client, django_capture_on_commit_callbacks, url=url, data={"phone": KNOWN}
+    )
+    fresh_answer, _queries, fresh_queued = ask_for_a_code(
+        client.__class__(), django_capture_on_commit_callbacks, url=url, data={"phone": UNKNOWN}
+    )
+    assert (taken_answer.status_code, taken_answer["Location"]) == (fresh_answer.status_code, fresh_answer["Location"])
+    assert taken_queued == fresh_queued
+    assert sorted(NotificationLog.objects.values_list("template", flat=True)) == ["account_exists", "verification_code"]
