@@ -25,6 +25,11 @@ def _phone_of(patient) -> str:
 
 
 def _send(patient, template: str, params: dict, dedupe_key: str | None = None) -> None:
+    _send_composed(patient, lambda: (template, params), dedupe_key)
+
+
+def _send_composed(patient, compose, dedupe_key: str | None = None) -> None:
+    """Send what `compose()` returns, (template, params), once the transaction has committed."""
     phone = _phone_of(patient)
     if not phone:
         return
@@ -32,6 +37,7 @@ def _send(patient, template: str, params: dict, dedupe_key: str | None = None) -
     def deliver():
         from notifications.services import send_sms
 
+        template, params = compose()
         send_sms(phone=phone, template=template, params=params, dedupe_key=dedupe_key)
 
     # robust: a message that cannot be queued must never turn a committed booking into an error.
@@ -144,22 +150,28 @@ def waitlist_open_after_draw(*, schedule: Schedule, now: datetime.datetime) -> b
 
 
 def lottery_lost(request: BookingRequest) -> None:
-    """A passed-over (ineligible) request is told it did not win, never invited to a waitlist it cannot join."""
-    schedule = request.schedule
-    now = schedule.drawn_at or timezone.now()
-    invite = request.status != BookingRequest.Status.INELIGIBLE and waitlist_open_after_draw(schedule=schedule, now=now)
-    _send(
-        request.patient,
-        "lottery_lost_waitlist_open" if invite else "lottery_lost",
-        {
-            "patient": request.patient.name,
+    """A passed-over (ineligible) request is told it did not win, never invited to a waitlist it cannot join.
+
+    Whether the waitlist is open is read after the draw commits, from the session as the draw
+    left it, so it adds no work while the draw holds its slot locks.
+    """
+    schedule_id, patient_name = request.schedule_id, request.patient.name
+    passed_over = request.status == BookingRequest.Status.INELIGIBLE
+
+    def compose():
+        schedule = Schedule.objects.select_related("doctor__hospital", "department").get(pk=schedule_id)
+        now = schedule.drawn_at or timezone.now()
+        invite = not passed_over and waitlist_open_after_draw(schedule=schedule, now=now)
+        params = {
+            "patient": patient_name,
             "hospital": schedule.doctor.hospital.name,
             "department": schedule.department.name,
             "doctor": schedule.doctor.name,
             "session": f"{format_date(schedule.date)}{schedule.get_period_display()}",
-        },
-        dedupe_key=f"lottery_lost:{request.pk}",
-    )
+        }
+        return ("lottery_lost_waitlist_open" if invite else "lottery_lost"), params
+
+    _send_composed(request.patient, compose, dedupe_key=f"lottery_lost:{request.pk}")
 
 
 def alternatives_text(*, schedule: Schedule, now: datetime.datetime) -> str:

@@ -234,3 +234,12 @@ def test_a_visit_reminder_names_the_place(department, session, sms):
     text = texts["visit_reminder"]
     assert_names_the_visit(text, appointment)
     assert "就诊地点：解放路88号 门诊楼3层A区，" in text
+
+
+def test_telling_a_loser_adds_no_query_while_the_draw_holds_its_locks(
+    lottery, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    request = BookingRequest.objects.select_related("patient").get(pk=enter(lottery).pk)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, django_assert_num_queries(0):
+        notices.lottery_lost(request)
+    assert len(callbacks) == 1
