@@ -114,3 +114,20 @@ def test_signing_up_with_a_taken_number_looks_like_a_new_sign_up(client, known, 
     assert (taken_answer.status_code, taken_answer["Location"]) == (fresh_answer.status_code, fresh_answer["Location"])
     assert taken_queued == fresh_queued
     assert sorted(NotificationLog.objects.values_list("template", flat=True)) == ["account_exists", "verification_code"]
+
+
+def test_asking_for_a_password_reset_code_works_the_same_for_known_and_unknown_numbers(
+    client, known, django_capture_on_commit_callbacks
+):
+    url = reverse("account_reset_password")
+    runs = [
+        ask_for_a_code(client.__class__(), django_capture_on_commit_callbacks, url=url, data={"phone": phone})
+        for phone in (KNOWN, UNKNOWN)
+    ]
+    (known_answer, known_queries, known_queued), (unknown_answer, unknown_queries, unknown_queued) = runs
+    assert (known_answer.status_code, known_answer["Location"]) == (
+        unknown_answer.status_code,
+        unknown_answer["Location"],
+    )
+    assert sorted(known_queries) == sorted(unknown_queries)
+    assert known_queued == unknown_queued == 2
