@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test install lint migrate demo
+.PHONY: run serve test install lint migrate demo
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,9 +26,17 @@ demo: migrate
 	$(PY) manage.py setup_periodic_tasks
 	$(PY) manage.py seed_demo
 
+# bin/run stops every process of the Procfile on Ctrl-C, SIGTERM or SIGHUP, or when make goes away.
+PROCFILE ?= Procfile
+SERVE = $(PY) bin/run $(PROCFILE)
+
 run: demo
-	@echo "Starting web, worker and beat; Ctrl-C stops all three."
-	$(VENV)/bin/honcho -f Procfile start
+	@echo "Starting web, worker and beat; Ctrl-C (or SIGTERM, SIGHUP) stops all three."
+	$(SERVE)
+
+# Only start the Procfile's processes (`make run` does this after install, migrate and demo data).
+serve:
+	$(SERVE)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("账户与就诊人")
+
+    def ready(self):
+        from accounts import checks  # noqa: F401  (registers the system checks)

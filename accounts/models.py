@@ -10,10 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import pii
 from accounts.id_numbers import parse_resident_id, validate_other_document
 from accounts.phones import normalize_mobile
-
-
-def phone_hash(phone: str) -> str:
-    return pii.lookup_hash("phone", normalize_mobile(phone))
+from accounts.pii import phone_hash
 
 
 class UserManager(BaseUserManager):

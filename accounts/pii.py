@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
+from accounts.phones import normalize_mobile
+
 
 @lru_cache(maxsize=4)
 def _cipher(keys: tuple[str, ...]) -> MultiFernet:
@@ -39,6 +41,11 @@ def lookup_hash(kind: str, value: str) -> str:
     """Keyed SHA-256 of a normalised value; `kind` keeps phones and ID numbers apart."""
     message = f"{kind}:{value}".encode()
     return hmac.new(settings.PII_HASH_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def phone_hash(phone: str) -> str:
+    """The one lookup key of a mobile number, whatever form it was typed in (users, 就诊人, SMS log)."""
+    return lookup_hash("phone", normalize_mobile(phone))
 
 
 def mask_id_number(number: str) -> str:

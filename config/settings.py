@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "booking",
     "payments",
     "notifications",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -145,6 +146,8 @@ SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 
 # django-allauth: sign up and log in with a mainland mobile number and an SMS code.
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# accounts must not import notifications (it stands on accounts): the SMS sender is wired here.
+ACCOUNTS_SMS_SENDER = "notifications.services.send_sms"
 ACCOUNT_LOGIN_METHODS = {"phone"}
 ACCOUNT_SIGNUP_FIELDS = ["phone*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None

@@ -1,7 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 
+from accounts import headless as accounts_headless
+from accounts import views as accounts_views
 from hospital import views as hospital_views
 
 admin.site.site_header = _("网上挂号系统 · 医院管理")
@@ -13,6 +15,18 @@ urlpatterns = [
     path("hospitals/<slug:code>/", hospital_views.hospital_detail, name="hospital_detail"),
     path("admin/", admin.site.urls),
     path("payments/", include("payments.urls")),
+    # Phone-first account pages, ahead of allauth's: its e-mail pages and e-mailed reset links
+    # lead back to the account home, and a password is reset by SMS code.
+    path("accounts/", accounts_views.account_home, name="account_home"),
+    path("accounts/password/reset/", accounts_views.password_reset, name="account_reset_password"),
+    path(
+        "accounts/password/reset/phone/",
+        accounts_views.password_reset_confirm,
+        name="account_reset_password_by_phone_confirm",
+    ),
+    re_path(r"^accounts/(?:email|confirm-email|password/reset/(?:key|done))/", accounts_views.phone_first),
     path("accounts/", include("allauth.urls")),
+    # Before allauth's own routes: the same endpoint, taking 13800138000 as well as +8613800138000.
+    path("_allauth/app/v1/auth/login", accounts_headless.app_login),
     path("_allauth/", include("allauth.headless.urls")),
 ]

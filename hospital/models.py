@@ -43,6 +43,12 @@ class Department(models.Model):
         "self", verbose_name=_("上级科室"), on_delete=models.PROTECT, null=True, blank=True, related_name="children"
     )
     name = models.CharField(_("名称"), max_length=50)
+    location = models.CharField(
+        _("就诊位置"),
+        max_length=40,
+        blank=True,
+        help_text=_("患者到院后去哪里候诊，如“门诊楼2层B区”；写进预约短信。不填时短信写医院地址。"),
+    )
     description = models.TextField(_("简介"), blank=True)
     sort_order = models.PositiveIntegerField(_("排序"), default=0)
     is_active = models.BooleanField(_("开放"), default=True)
@@ -75,6 +81,10 @@ class Department(models.Model):
             chain.append(node)
             node = node.parent
         return chain
+
+    def visit_location(self) -> str:
+        """Where its patients go: its own place, else the nearest parent department's."""
+        return next((node.location for node in [self, *self.ancestors()] if node.location), "")
 
 
 class Doctor(models.Model):

@@ -3,7 +3,8 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.phones import normalize_mobile
-from notifications.models import NotificationLog, phone_lookup_hash
+from accounts.pii import phone_hash
+from notifications.models import NotificationLog
 
 
 @admin.register(NotificationLog)
@@ -40,4 +41,4 @@ class NotificationLogAdmin(admin.ModelAdmin):
             phone = normalize_mobile(search_term)
         except forms.ValidationError:
             return queryset, may_have_duplicates
-        return queryset | self.model.objects.filter(phone_hash=phone_lookup_hash(phone)), may_have_duplicates
+        return queryset | self.model.objects.filter(phone_hash=phone_hash(phone)), may_have_duplicates

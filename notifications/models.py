@@ -2,12 +2,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts import pii
-from accounts.phones import normalize_mobile
 from notifications.templates_sms import SMS_TEMPLATES
-
-
-def phone_lookup_hash(phone: str) -> str:
-    return pii.lookup_hash("phone", normalize_mobile(phone))
 
 
 class NotificationLog(models.Model):
@@ -43,6 +38,10 @@ class NotificationLog(models.Model):
 
     def __str__(self):
         return f"{self.template} → {self.masked_phone} ({self.get_status_display()})"
+
+    def save(self, *args, **kwargs):
+        self.phone_hash = pii.phone_hash(self.phone)
+        super().save(*args, **kwargs)
 
     @property
     def masked_phone(self) -> str:

@@ -7,7 +7,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.phones import normalize_mobile
-from accounts.pii import lookup_hash, mask_phone
+from accounts.pii import mask_phone
 from notifications.backends import SmsMessage, get_backend
 from notifications.errors import SmsPermanentError, SmsTemplateError, SmsTransientError
 from notifications.models import NotificationLog
@@ -36,7 +36,6 @@ def send_sms(*, phone: str, template: str, params: dict, dedupe_key: str | None 
             return existing
     log = NotificationLog(
         phone=phone,
-        phone_hash=lookup_hash("phone", phone),
         template=template,
         params=cleaned,
         text=sms_template.render(cleaned),

@@ -1,12 +1,16 @@
 """Signing up and logging in: allauth with a phone number and an SMS code, the admin with a password."""
 
+import json
 import logging
 import re
+from unittest.mock import patch
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from accounts.adapter import AccountAdapter
 from accounts.tests.factories import DEFAULT_PASSWORD, StaffUserFactory, UserFactory
 
 User = get_user_model()
@@ -149,3 +153,62 @@ def test_app_api_logs_in_with_phone_and_password(client):
     assert response.json()["meta"]["session_token"]
     wrong = client.post(url, {"phone": "+8613812345678", "password": "wrong"}, content_type="application/json")
     assert wrong.status_code == 400
+
+
+def readme_app_login_example() -> tuple[str, dict]:
+    """The README's curl example for the app API login: its path and its JSON body, as written."""
+    readme = (settings.BASE_DIR / "README.md").read_text()
+    command = re.search(r"curl [^`]*?/_allauth/app/v1/auth/login[^`]*?-d '([^']*)'", readme)
+    assert command, "the README shows an app API login with curl"
+    url = re.search(r"http://127\.0\.0\.1:8000(/\S+)", command.group(0)).group(1)
+    return url, json.loads(command.group(1))
+
+
+def test_the_readme_app_api_login_example_works_as_written(client):
+    url, body = readme_app_login_example()
+    assert body["phone"] == "13800138000"  # the bare mainland number, no +86
+    UserFactory(phone=body["phone"], password=body["password"])
+    response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["meta"]["session_token"]
+
+
+@pytest.mark.parametrize("phone", ["13812345678", "+8613812345678", "+86 138-1234-5678"])
+def test_app_api_login_takes_the_number_in_any_mainland_spelling(client, phone):
+    UserFactory(phone="13812345678")
+    response = client.post(
+        "/_allauth/app/v1/auth/login", {"phone": phone, "password": DEFAULT_PASSWORD}, content_type="application/json"
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("phone", ["12812345678", "+12025550123", "abc", ""])
+def test_app_api_login_refuses_a_number_that_is_not_a_mainland_mobile(client, phone):
+    UserFactory(phone="13812345678")
+    response = client.post(
+        "/_allauth/app/v1/auth/login", {"phone": phone, "password": DEFAULT_PASSWORD}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["param"] == "phone"
+
+
+def test_app_api_code_login_as_the_readme_describes(client, django_capture_on_commit_callbacks):
+    UserFactory(phone="13800138000")
+    sent = []
+    with (
+        patch.object(AccountAdapter, "send_verification_code_sms", lambda self, **kw: sent.append(kw["code"])),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        asked = client.post(
+            "/_allauth/app/v1/auth/code/request", {"phone": "13800138000"}, content_type="application/json"
+        )
+    assert asked.status_code == 401
+    token = asked.json()["meta"]["session_token"]
+    confirmed = client.post(
+        "/_allauth/app/v1/auth/code/confirm",
+        {"code": sent[0]},
+        content_type="application/json",
+        headers={"X-Session-Token": token},
+    )
+    assert confirmed.status_code == 200
+    assert confirmed.json()["meta"]["session_token"] not in ("", token)

@@ -14,8 +14,8 @@ def admin_client(client):
 
 
 def test_exact_phone_search_finds_the_messages_and_shows_the_number_masked(admin_client):
-    NotificationLogFactory(phone="13800138000", params={"patient": "张三", "order_no": "R-MINE"})
-    NotificationLogFactory(phone="13900139000", params={"patient": "李四", "order_no": "R-OTHER"})
+    NotificationLogFactory(phone="13800138000", params={"patient": "张三", "order_no": "R-MINE", "amount": "1.00"})
+    NotificationLogFactory(phone="13900139000", params={"patient": "李四", "order_no": "R-OTHER", "amount": "1.00"})
 
     response = admin_client.get(reverse("admin:notifications_notificationlog_changelist"), {"q": "138 0013 8000"})
 

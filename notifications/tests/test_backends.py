@@ -20,10 +20,12 @@ TENCENT_URL = "https://sms.tencentcloudapi.com/"
 CONFIRMED = {
     "patient": "张三",
     "hospital": "北京协和医院",
+    "department": "心内科",
     "doctor": "李四",
     "time": "3月4日 08:30",
     "queue_number": "12",
     "order_no": "R20250304001",
+    "location": "门诊楼2层B区",
 }
 
 
@@ -175,7 +177,16 @@ def test_tencent_sends_template_id_sign_phone_and_ordered_params(tencent):
     assert body["SmsSdkAppId"] == "1400000001"
     assert body["SignName"] == "协和医院"
     assert body["TemplateId"] == "2000001"
-    assert body["TemplateParamSet"] == ["张三", "北京协和医院", "李四", "3月4日 08:30", "12", "R20250304001"]
+    assert body["TemplateParamSet"] == [
+        "张三",
+        "北京协和医院",
+        "心内科",
+        "李四",
+        "3月4日 08:30",
+        "12",
+        "R20250304001",
+        "门诊楼2层B区",
+    ]
     log.refresh_from_db()
     assert log.status == NotificationLog.Status.SENT
     assert log.provider == "tencent"

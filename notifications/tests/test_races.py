@@ -42,8 +42,8 @@ def test_concurrent_calls_with_one_dedupe_key_make_one_message(sms_backend):
     logs = run_concurrently(
         lambda: send_sms(
             phone="13800138000",
-            template="payment_expired",
-            params={"patient": "张三", "order_no": "R1"},
+            template="refund_completed",
+            params={"patient": "张三", "order_no": "R1", "amount": 100},
             dedupe_key="payment-expired:R1",
         )
     )

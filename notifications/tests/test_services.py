@@ -1,3 +1,4 @@
+import datetime
 import logging
 from datetime import timedelta
 
@@ -19,10 +20,12 @@ pytestmark = pytest.mark.django_db
 CONFIRMED = {
     "patient": "张三",
     "hospital": "北京协和医院",
+    "department": "心内科",
     "doctor": "李四",
-    "time": "3月4日 08:30-09:00",
+    "time": datetime.datetime(2025, 3, 4, 0, 30, tzinfo=datetime.UTC),
     "queue_number": 12,
     "order_no": "R20250304001",
+    "location": "门诊楼2层B区",
 }
 
 
@@ -44,8 +47,8 @@ def test_phone_is_stored_encrypted_with_a_lookup_hash():
 def test_text_is_rendered_in_chinese_with_the_parameters():
     log = send_confirmation()
     assert log.text == (
-        "张三，您已成功预约北京协和医院李四医生3月4日 08:30-09:00的号源，就诊序号12，订单号R20250304001。"
-        "请按时到院签到就诊。"
+        "张三，您已成功预约北京协和医院心内科李四医生3月4日 08:30的号源，就诊序号12，订单号R20250304001。"
+        "就诊地点：门诊楼2层B区。请按时到院签到就诊。"
     )
     assert log.params["queue_number"] == "12"
     assert log.template == "booking_confirmed"

@@ -1,14 +1,21 @@
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from accounts.id_numbers import parse_resident_id
 from accounts.models import Patient, User
-from hospital.models import BookingRules, Doctor, Hospital, HospitalStaff
+from hospital.models import BookingRules, Department, Doctor, Hospital, HospitalStaff
 from scheduling.models import AllocationPolicy, Schedule, ScheduleTemplate, Slot
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _development(settings):
+    """seed_demo runs only in development (DEBUG on)."""
+    settings.DEBUG = True
+
 
 SEEDED_APPS = ["accounts", "hospital", "scheduling", "booking", "auth"]
 
@@ -42,6 +49,7 @@ def test_demo_data_has_what_the_pages_need(seeded):
         assert hospital.departments.filter(parent__isnull=False).exists() or hospital.code != "city-first"
         assert BookingRules.objects.filter(hospital=hospital, department=None, doctor=None).count() == 1
     assert BookingRules.objects.filter(department__isnull=False).count() == 1
+    assert not Department.objects.filter(location="").exists()  # every SMS says where to go
     policies = set(ScheduleTemplate.objects.values_list("allocation_policy", flat=True))
     assert {AllocationPolicy.FCFS, AllocationPolicy.LOTTERY, AllocationPolicy.PRIORITY} <= policies
     assert Schedule.objects.values("date").distinct().count() >= 12
@@ -95,3 +103,11 @@ def test_seeded_staff_can_log_into_the_admin(seeded, client):
     response = client.get("/admin/")
     assert response.status_code == 200
     assert "医生" in response.content.decode()
+
+
+def test_it_refuses_to_run_with_debug_off(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DJANGO_DEBUG"):
+        call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert not User.objects.exists()
+    assert not Hospital.objects.exists()

@@ -3,15 +3,19 @@ schedules, a patient with two 就诊人, one admin per hospital and a superuser.
 
 Idempotent: every row is found by its natural key first, so running it again changes
 nothing but the schedule horizon (two weeks from the day it runs).
+
+Development only: it (re)sets known passwords, a superuser's among them, so it refuses to run
+with DEBUG off.
 """
 
 import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.id_numbers import check_digit
 from accounts.models import Patient, User
@@ -217,12 +221,21 @@ def ensure_departments(hospital: Hospital, tree: dict[str, list[str]]) -> dict[s
     by_path = {}
     for top_order, (top_name, children) in enumerate(tree.items(), start=1):
         top, _created = Department.objects.update_or_create(
-            hospital=hospital, parent=None, name=top_name, defaults={"sort_order": top_order * 10}
+            hospital=hospital,
+            parent=None,
+            name=top_name,
+            defaults={"sort_order": top_order * 10, "location": f"门诊楼{top_order}层"},
         )
         by_path[top_name] = top
         for child_order, child_name in enumerate(children, start=1):
             child, _created = Department.objects.update_or_create(
-                hospital=hospital, parent=top, name=child_name, defaults={"sort_order": child_order * 10}
+                hospital=hospital,
+                parent=top,
+                name=child_name,
+                defaults={
+                    "sort_order": child_order * 10,
+                    "location": f"门诊楼{top_order}层{'ABCDEF'[child_order - 1]}区",
+                },
             )
             by_path[f"{top_name}/{child_name}"] = child
     return by_path
@@ -274,6 +287,10 @@ class Command(BaseCommand):
     help = "载入演示数据（可重复执行）：两家医院、科室、医生、排班、演示患者和管理员账号。"
 
     def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError(
+                _("seed_demo 仅用于开发环境：它会设置公开的演示密码（包括超级管理员）。DJANGO_DEBUG 关闭时拒绝运行。")
+            )
         today = timezone.localdate()
         with transaction.atomic():
             logins = self.seed(today)
