@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hospital", "0001_initial"),
+        ("hospital", "0002_bookingrules_ban_applies_to_staff_channels"),
     ]
 
     operations = [
