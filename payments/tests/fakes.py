@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from payments.money import fen_to_yuan
 
 ALIPAY_APP_ID = "2021000000000001"
+ALIPAY_SELLER_ID = "2088102177296610"
 WECHAT_MCHID = "1900000109"
 WECHAT_APPID = "wxd678efh567hg6787"
 WECHAT_PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092025TEST"
@@ -136,7 +137,7 @@ class FakeAlipayGateway:
             "app_id": ALIPAY_APP_ID,
             "buyer_pay_amount": trade["total_amount"],
             "sign_type": "RSA2",
-            "seller_id": "2088102177296610",
+            "seller_id": ALIPAY_SELLER_ID,
             "gmt_payment": "2026-01-05 10:01:02",
             "notify_time": "2026-01-05 10:01:03",
             "version": "1.0",
