@@ -34,11 +34,14 @@ def refuse_unless_debug(command_name: str) -> None:
 
 def refuse_unsafe_settings() -> None:
     """Raise ImproperlyConfigured listing every production check that fails (for processes that run no checks)."""
-    errors = [
-        message
-        for message in checks.run_checks(tags=[TAG])
-        if message.level >= checks.ERROR and not message.is_silenced()
-    ]
+    errors = sorted(
+        (
+            message
+            for message in checks.run_checks(tags=[TAG])
+            if message.level >= checks.ERROR and not message.is_silenced()
+        ),
+        key=lambda message: message.id or "",
+    )
     if errors:
         raise ImproperlyConfigured("Unsafe settings for production:\n" + "\n".join(str(e) for e in errors))
 

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from payments.models import Method, Payment, Provider
+from payments.providers import available_providers
 from payments.tests import fakes
 from payments.tests.factories import PaymentFactory
 
@@ -104,8 +105,23 @@ def test_alipay_notification_is_refused_for_retry_while_alipay_is_not_configured
     response = post_alipay(client, fields)
 
     assert response.status_code == 503
-    assert response.content == b"fail"
+    assert response.content == b"failure"
     assert unchanged(payment)
+
+
+@pytest.mark.django_db
+def test_alipay_without_a_seller_id_is_unavailable_and_settles_nothing(client, alipay, settings):
+    """Without ALIPAY_SELLER_ID a signed notification about another seller's trade could pass as ours."""
+    payment = PaymentFactory(provider=Provider.ALIPAY)
+    fields = alipay.notification(payment, seller_id="2088000000000000")
+    settings.ALIPAY_SELLER_ID = ""
+
+    response = post_alipay(client, fields)
+
+    assert response.status_code == 503
+    assert response.content == b"failure"
+    assert unchanged(payment)
+    assert "alipay" not in available_providers()
 
 
 @pytest.mark.django_db
