@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from notifications.errors import SmsTemplateError
+from payments.money import fen_to_yuan
 
 REDACTED = "******"
 
@@ -69,8 +70,7 @@ class SmsTemplate:
         if isinstance(value, bool):
             raise SmsTemplateError(f"SMS template {self.code!r}: {name!r} must be text, not a boolean")
         if name in self.money and isinstance(value, int):
-            sign = "-" if value < 0 else ""
-            return f"{sign}{abs(value) // 100}.{abs(value) % 100:02d}"
+            return fen_to_yuan(value)
         if isinstance(value, datetime.datetime):
             local = timezone.localtime(value) if timezone.is_aware(value) else value
             return f"{local.month}月{local.day}日 {local:%H:%M}"

@@ -1,13 +1,19 @@
-"""Money is integer fen (分) inside the system; providers that speak yuan convert here, at their edge."""
+"""Money is integer fen (分) inside the system; yuan exist only as text, made here."""
 
 from decimal import Decimal, InvalidOperation
 
 
 def fen_to_yuan(amount_fen: int) -> str:
-    """1250 -> "12.50" (the exact text Alipay expects; never a float)."""
-    if amount_fen < 0:
-        raise ValueError("amount must not be negative")
-    return f"{amount_fen // 100}.{amount_fen % 100:02d}"
+    """1250 -> "12.50", 0 -> "0.00", -5 -> "-0.05": exact integer arithmetic, never a float.
+
+    The one place fen become yuan text: pages, SMS and the providers that speak yuan (Alipay
+    expects exactly this form). Imports nothing of the project, so every app may use it.
+    """
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
+        raise TypeError(f"an amount in fen is an int, not {type(amount_fen).__name__}")
+    sign = "-" if amount_fen < 0 else ""
+    whole, fen = divmod(abs(amount_fen), 100)
+    return f"{sign}{whole}.{fen:02d}"
 
 
 def yuan_to_fen(amount_yuan: str) -> int:
