@@ -9,7 +9,7 @@ not ours) is a 4xx; only our own faults are a 5xx.
 import logging
 
 from django.core import signing
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import Http404, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
@@ -41,7 +41,8 @@ class MalformedNotification(NotificationRejected):
 def _incoming(request) -> IncomingNotification:
     try:
         return IncomingNotification(headers=request.headers, body=request.body, form=request.POST.dict())
-    except (MultiPartParserError, SuspiciousOperation) as exc:  # RequestDataTooBig and TooManyFields* too
+    # RequestDataTooBig and TooManyFields* are SuspiciousOperation; a form body not in UTF-8 is BadRequest.
+    except (MultiPartParserError, SuspiciousOperation, BadRequest) as exc:
         raise MalformedNotification(reason=type(exc).__name__) from exc
 
 

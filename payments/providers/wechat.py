@@ -49,10 +49,11 @@ REFUND_STATES = {
 }
 
 
-def _fresh(timestamp: str) -> bool:
+def timestamp_is_fresh(timestamp: str, *, now: float) -> bool:
+    """A Wechatpay-Timestamp (whole seconds) within NOTIFICATION_MAX_SKEW of `now`, either way."""
     if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         return False
-    return abs(time.time() - int(timestamp)) <= NOTIFICATION_MAX_SKEW
+    return abs(now - int(timestamp)) <= NOTIFICATION_MAX_SKEW
 
 
 class WechatProvider(PaymentProvider):
@@ -236,7 +237,7 @@ class WechatProvider(PaymentProvider):
             raise NotificationRejected(reason="unsupported signature type")
         if headers.get("Wechatpay-Serial") != self.settings.public_key_id:
             raise NotificationRejected(reason="unknown platform key serial")
-        if not _fresh(headers.get("Wechatpay-Timestamp") or ""):
+        if not timestamp_is_fresh(headers.get("Wechatpay-Timestamp") or "", now=time.time()):
             raise NotificationRejected(reason="timestamp missing or not within 5 minutes")
         try:
             result = self.client.callback(headers, incoming.body)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from booking.models import Appointment
 from booking.services import book_slot, cancel_appointment, pay_appointment
@@ -154,6 +156,12 @@ ALIPAY_ROWS = {
         ALIPAY_URL, b"out_trade_no=\xff\xfe&sign=\xff&app_id=\xc3", content_type="application/x-www-form-urlencoded"
     ),
     "alipay-empty-body": lambda w: Post(ALIPAY_URL, b"", content_type="application/x-www-form-urlencoded"),
+    "alipay-form-in-utf-16": lambda w: Post(
+        ALIPAY_URL, "sign=x&app_id=y".encode("utf-16"), content_type="application/x-www-form-urlencoded; charset=utf-16"
+    ),
+    "alipay-unknown-charset": lambda w: Post(
+        ALIPAY_URL, b"sign=x&app_id=y", content_type="application/x-www-form-urlencoded; charset=nonsense"
+    ),
 }
 
 
@@ -243,8 +251,8 @@ def resource_envelope(**changes):
 WECHAT_ROWS = {
     # Timestamps: validly signed, but not within 5 minutes of now.
     "wechat-10-days-old": wechat_payment(timestamp=-10 * DAY),
-    "wechat-6-minutes-old": wechat_payment(timestamp=-301),
-    "wechat-6-minutes-ahead": wechat_payment(timestamp=301),
+    "wechat-6-minutes-old": wechat_payment(timestamp=-360),
+    "wechat-6-minutes-ahead": wechat_payment(timestamp=360),
     "wechat-a-year-ahead": wechat_payment(timestamp=365 * DAY),
     "wechat-timestamp-not-a-number": wechat_headers(timestamp="soon"),
     "wechat-timestamp-fraction": wechat_headers(timestamp=f"{int(time.time())}.5"),
@@ -279,6 +287,9 @@ WECHAT_ROWS = {
     "wechat-body-string": wechat_body(lambda w: '"TRANSACTION.SUCCESS"'),
     "wechat-body-null": wechat_body(lambda w: "null"),
     "wechat-body-not-utf8": wechat_body(lambda w: b'{"resource": "\xff\xfe"}'),
+    "wechat-form-in-utf-16": lambda w: Post(
+        WECHAT_URL, "a=b".encode("utf-16"), content_type="application/x-www-form-urlencoded; charset=utf-16"
+    ),
     "wechat-resource-missing": wechat_body(lambda w: envelope(w, resource=...)),
     "wechat-resource-list": wechat_body(lambda w: envelope(w, resource=[1, 2])),
     "wechat-resource-string": wechat_body(lambda w: envelope(w, resource="ciphertext")),
@@ -373,8 +384,8 @@ def refund_without(name):
 
 REFUND_ROWS = {
     "refund-10-days-old": refund_notification(timestamp=-10 * DAY),
-    "refund-6-minutes-old": refund_notification(timestamp=-301),
-    "refund-6-minutes-ahead": refund_notification(timestamp=301),
+    "refund-6-minutes-old": refund_notification(timestamp=-360),
+    "refund-6-minutes-ahead": refund_notification(timestamp=360),
     "refund-timestamp-not-a-number": lambda w: as_post(WECHAT_REFUND_URL, refund_with_headers(w, timestamp="soon")),
     **{
         f"refund-missing-{name}": refund_without(name) for name in ["mchid", "out_refund_no", "refund_status", "amount"]
@@ -397,6 +408,9 @@ REFUND_ROWS = {
     "refund-out_trade_no-of-another-payment": lambda w: refund_with(out_trade_no=w.by_wechat.out_trade_no)(w),
     "refund-refund_id-list": refund_with(refund_id=["5030"]),
     "refund-nul-in-account": refund_with(user_received_account="零钱\x00"),
+    "refund-form-in-utf-16": lambda w: Post(
+        WECHAT_REFUND_URL, "a=b".encode("utf-16"), content_type="application/x-www-form-urlencoded; charset=utf-16"
+    ),
     "refund-plaintext-list": lambda w: as_post(
         WECHAT_REFUND_URL,
         fakes.wechat_notification(w.keys, b"[]", event_type="REFUND.SUCCESS", original_type="refund"),
@@ -477,3 +491,28 @@ def test_the_unmutated_wechat_refund_notification_is_accepted(client, world):
     assert response.status_code == 204
     world.refund.refresh_from_db()
     assert world.refund.status == Refund.Status.SUCCEEDED
+
+
+# Beyond the matrix: any JSON at all in the fields we read -------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=8,
+)
+READ_FIELDS = ["appid", "mchid", "out_trade_no", "trade_state", "amount", "transaction_id", "success_time"]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+@settings(
+    max_examples=120,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(changes=st.dictionaries(st.sampled_from(READ_FIELDS), json_values, min_size=1))
+def test_no_validly_signed_wechat_resource_is_answered_with_a_500(client, world, changes):
+    response = post(client, wechat_payment(lambda w: paid_resource(w, **changes))(world))
+
+    assert response.status_code in (204, 400), response.content

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from payments.models import Method, Payment, Provider
 from payments.providers import available_providers
+from payments.providers.wechat import timestamp_is_fresh
 from payments.tests import fakes
 from payments.tests.factories import PaymentFactory
 
@@ -219,6 +220,23 @@ def test_wechat_notification_from_an_unknown_key_serial_is_rejected_without_netw
     assert response.status_code == 400
     assert wechat.requests == []  # no certificate download attempted
     assert unchanged(payment)
+
+
+@pytest.mark.parametrize(
+    "timestamp, fresh",
+    [
+        ("1767578162", True),  # exactly 5 minutes old
+        ("1767578161", False),
+        ("1767578762", True),  # exactly 5 minutes ahead
+        ("1767578763", False),
+        ("0", False),
+        ("", False),
+        ("+1767578462", False),
+        ("1767578462.0", False),
+    ],
+)
+def test_wechat_notifications_are_held_to_five_minutes_either_way(timestamp, fresh):
+    assert timestamp_is_fresh(timestamp, now=1767578462.0) is fresh
 
 
 # Concurrency ------------------------------------------------------------------------------------
