@@ -22,9 +22,44 @@ def test_fen_to_yuan_is_exact_for_any_amount(fen):
     assert Decimal(fen_to_yuan(fen)) * 100 == fen
 
 
-@given(st.integers(min_value=0, max_value=10**20))
+@given(st.integers(min_value=0, max_value=10**17 - 1))
 def test_yuan_text_reads_back_to_the_same_fen(fen):
     assert yuan_to_fen(fen_to_yuan(fen)) == fen
+
+
+@pytest.mark.parametrize("text, fen", [("12.50", 1250), ("12.5", 1250), ("12", 1200), ("0.01", 1), ("007.00", 700)])
+def test_yuan_to_fen(text, fen):
+    assert yuan_to_fen(text) == fen
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "abc",
+        "12.345",
+        "-12.50",
+        "+1",
+        "1e3",
+        "1e999999999",
+        "1e-999999999",
+        "NaN",
+        "sNaN",
+        "Infinity",
+        " 12.50",
+        "12.",
+        ".5",
+        "1_000",
+        "１２",
+        "1" * 16,
+        12.5,
+        1250,
+        None,
+    ],
+)
+def test_anything_but_plain_yuan_text_is_refused(text):
+    with pytest.raises(ValueError):
+        yuan_to_fen(text)
 
 
 def test_an_amount_that_a_float_would_round_wrongly_stays_exact():
