@@ -72,10 +72,11 @@ def moment(
         return None
     try:
         parsed = parse(value)
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            raise MalformedField(f"{name} has no time zone")
+        parsed.astimezone(datetime.UTC)  # what the database stores; 0001-01-01+08:00 has no UTC
     except (ValueError, OverflowError) as exc:
         raise MalformedField(f"{name} is not a time") from exc
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise MalformedField(f"{name} has no time zone")
     return parsed
 
 
