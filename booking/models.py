@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Partner, Patient
 from hospital.channels import Channel
 from hospital.models import Department, Doctor, Hospital
+from payments.money import fen_to_yuan
 from scheduling.models import Schedule, Slot
 
 
@@ -155,7 +156,7 @@ class Appointment(models.Model):
 
     @property
     def fee_yuan(self) -> str:
-        return f"{self.fee_fen / 100:.2f}"
+        return fen_to_yuan(self.fee_fen)
 
 
 class BookingRequest(models.Model):

@@ -10,8 +10,12 @@ from pathlib import Path
 import environ
 from django.utils.translation import gettext_lazy as _
 
+from config import development
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
+# Secrets may also be given as NAME_FILE, the path of a file holding them (mounted secrets).
+secret_env = environ.FileAwareEnv()
 
 # pytest (8.2+) sets PYTEST_VERSION for the whole run.
 TESTING = "PYTEST_VERSION" in os.environ
@@ -27,7 +31,7 @@ def _dev_default(value):
     return value if DEV_DEFAULTS else environ.Env.NOTSET
 
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default=_dev_default("dev-only-secret-key-not-for-production"))
+SECRET_KEY = env("DJANGO_SECRET_KEY", default=_dev_default(development.SECRET_KEY))
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
@@ -36,11 +40,12 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 # every key decrypts, so keys can be rotated) and looked up through a keyed HMAC.
 PII_ENCRYPTION_KEYS = env.list(
     "PII_ENCRYPTION_KEYS",
-    default=_dev_default(["ZGV2LW9ubHktcGlpLWtleS1ub3QtZm9yLXByb2R1Y3Q="]),
+    default=_dev_default([development.PII_ENCRYPTION_KEY]),
 )
-PII_HASH_KEY = env("PII_HASH_KEY", default=_dev_default("dev-only-pii-hash-key"))
+PII_HASH_KEY = env("PII_HASH_KEY", default=_dev_default(development.PII_HASH_KEY))
 
 INSTALLED_APPS = [
+    "config",  # the production safety checks (config/checks.py)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -219,16 +224,68 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
-# Payments: the 模拟支付 sandbox provider exists only when switched on (make run does).
+
+def _secret(name: str) -> str:
+    """NAME inline (PEM; a literal "\\n" reads as a line break) or the contents of the file NAME_FILE."""
+    return secret_env.str(name, default="", multiline=True).strip()
+
+
+def _numbered(prefix: str) -> dict[str, str]:
+    """PREFIX_<CODE>=value variables as {"<code>": value}, e.g. the SMS template ids per message."""
+    return {
+        name.removeprefix(prefix).lower(): value.strip()
+        for name, value in os.environ.items()
+        if name.startswith(prefix) and value.strip()
+    }
+
+
+# Payments: the 模拟支付 sandbox provider exists only when switched on (make run does); production
+# refuses to start with it on (config/checks.py). A provider whose keys are incomplete is unavailable.
 PAYMENTS_SANDBOX = env.bool("PAYMENTS_SANDBOX", default=False)
+PAYMENTS_NOTIFY_BASE_URL = env.str("PAYMENTS_NOTIFY_BASE_URL", default="")
+PAYMENTS_PROVIDER_TIMEOUT = env.float("PAYMENTS_PROVIDER_TIMEOUT", default=10.0)
+ALIPAY_APP_ID = env.str("ALIPAY_APP_ID", default="")
+ALIPAY_SELLER_ID = env.str("ALIPAY_SELLER_ID", default="")
+ALIPAY_PRIVATE_KEY = _secret("ALIPAY_PRIVATE_KEY")
+ALIPAY_PUBLIC_KEY = _secret("ALIPAY_PUBLIC_KEY")
+ALIPAY_DEBUG = env.bool("ALIPAY_DEBUG", default=False)
+WECHATPAY_MCHID = env.str("WECHATPAY_MCHID", default="")
+WECHATPAY_APPID = env.str("WECHATPAY_APPID", default="")
+WECHATPAY_PRIVATE_KEY = _secret("WECHATPAY_PRIVATE_KEY")
+WECHATPAY_CERT_SERIAL_NO = env.str("WECHATPAY_CERT_SERIAL_NO", default="")
+WECHATPAY_APIV3_KEY = _secret("WECHATPAY_APIV3_KEY")
+WECHATPAY_PUBLIC_KEY = _secret("WECHATPAY_PUBLIC_KEY")
+WECHATPAY_PUBLIC_KEY_ID = env.str("WECHATPAY_PUBLIC_KEY_ID", default="")
 
-# SMS: "console" prints messages to the log; "aliyun" and "tencent" send them.
+# SMS: "console" prints messages to the log (development only: production refuses it);
+# "aliyun" and "tencent" send them. Credentials are checked when a message is sent.
 SMS_BACKEND = env("SMS_BACKEND", default="console")
+ALIYUN_SMS_ACCESS_KEY_ID = env.str("ALIYUN_SMS_ACCESS_KEY_ID", default="")
+ALIYUN_SMS_ACCESS_KEY_SECRET = _secret("ALIYUN_SMS_ACCESS_KEY_SECRET")
+ALIYUN_SMS_SIGN_NAME = env.str("ALIYUN_SMS_SIGN_NAME", default="")
+ALIYUN_SMS_ENDPOINT = env.str("ALIYUN_SMS_ENDPOINT", default="dysmsapi.aliyuncs.com")
+ALIYUN_SMS_TEMPLATES = _numbered("ALIYUN_SMS_TEMPLATE_")
+TENCENT_SMS_SECRET_ID = env.str("TENCENT_SMS_SECRET_ID", default="")
+TENCENT_SMS_SECRET_KEY = _secret("TENCENT_SMS_SECRET_KEY")
+TENCENT_SMS_SDK_APP_ID = env.str("TENCENT_SMS_SDK_APP_ID", default="")
+TENCENT_SMS_SIGN_NAME = env.str("TENCENT_SMS_SIGN_NAME", default="")
+TENCENT_SMS_REGION = env.str("TENCENT_SMS_REGION", default="ap-guangzhou")
+TENCENT_SMS_TEMPLATES = _numbered("TENCENT_SMS_TEMPLATE_")
 
-if not DEBUG and not TESTING:
+if not DEV_DEFAULTS:
+    # HTTPS only. HSTS defaults to a year with subdomains and preload (what `check --deploy`
+    # asks for); lower DJANGO_SECURE_HSTS_SECONDS while trying HTTPS out for the first time.
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+    # The header the TLS-terminating proxy sets to "https" (and strips from clients); empty when
+    # nothing is in front of the app, since then any client could claim HTTPS with it.
+    _proxy_header = env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default="X-Forwarded-Proto").strip()
+    if _proxy_header:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from hospital.channels import Channel
+from payments.money import fen_to_yuan
 
 
 class Hospital(models.Model):
@@ -113,7 +114,7 @@ class Doctor(models.Model):
 
     @property
     def registration_fee_yuan(self) -> str:
-        return f"{self.registration_fee_fen / 100:.2f}"
+        return fen_to_yuan(self.registration_fee_fen)
 
 
 class BookingRules(models.Model):

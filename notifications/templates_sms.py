@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from notifications.errors import SmsTemplateError
+from payments.money import fen_to_yuan
 
 REDACTED = "******"
 
@@ -96,8 +97,7 @@ class SmsTemplate:
         if isinstance(value, bool):
             raise SmsTemplateError(f"SMS template {self.code!r}: {name!r} must be text, not a boolean")
         if name in self.money and isinstance(value, int):
-            sign = "-" if value < 0 else ""
-            return f"{sign}{abs(value) // 100}.{abs(value) % 100:02d}"
+            return fen_to_yuan(value)
         if isinstance(value, datetime.datetime):
             return format_datetime(value)
         if isinstance(value, datetime.date):

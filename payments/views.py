@@ -1,13 +1,15 @@
 """Provider notification endpoints and the payer's pages. Thin: build the input, call a service, answer.
 
-Acknowledgements follow each provider's rule: Alipay wants the plain text "success" (anything else
-makes it retry); WeChat Pay v3 wants HTTP 200/204 with no body, and on failure a 4xx/5xx with
-{"code": "FAIL", "message": ...}.
+Acknowledgements follow each provider's rule: Alipay wants the plain text "success" (anything else,
+here "failure", makes it retry); WeChat Pay v3 wants HTTP 200/204 with no body, and on failure a
+4xx/5xx with {"code": "FAIL", "message": ...}. A notification we refuse (forged, stale, malformed,
+not ours) is a 4xx; only our own faults are a 5xx.
 """
 
 import logging
 
-from django.core.exceptions import SuspiciousOperation
+from django.core import signing
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import Http404, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
@@ -21,7 +23,13 @@ from payments import conf, selectors, services
 from payments.errors import NotificationRejected, ProviderError, ProviderUnavailable
 from payments.models import Payment, Provider
 from payments.providers.base import IncomingNotification
-from payments.providers.sandbox import build_paid_notification, page_token, payment_id_from_token
+from payments.providers.sandbox import (
+    RETURN_PAGE_MAX_AGE,
+    SANDBOX_PAGE_MAX_AGE,
+    build_paid_notification,
+    page_token,
+    payment_id_from_token,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +41,8 @@ class MalformedNotification(NotificationRejected):
 def _incoming(request) -> IncomingNotification:
     try:
         return IncomingNotification(headers=request.headers, body=request.body, form=request.POST.dict())
-    except (MultiPartParserError, SuspiciousOperation) as exc:  # RequestDataTooBig and TooManyFields* too
+    # RequestDataTooBig and TooManyFields* are SuspiciousOperation; a form body not in UTF-8 is BadRequest.
+    except (MultiPartParserError, SuspiciousOperation, BadRequest) as exc:
         raise MalformedNotification(reason=type(exc).__name__) from exc
 
 
@@ -45,10 +54,10 @@ def notify_alipay(request):
     except (NotificationRejected, ProviderUnavailable) as exc:
         logger.warning("Alipay notification rejected: %s", exc.detail)
         # 4xx for a notification we refuse; 503 while we cannot verify (keys missing): retry later.
-        return HttpResponse("fail", content_type="text/plain", status=exc.status)
+        return HttpResponse("failure", content_type="text/plain", status=exc.status)
     except Exception:
         logger.exception("Alipay notification could not be applied")
-        return HttpResponse("fail", content_type="text/plain", status=500)
+        return HttpResponse("failure", content_type="text/plain", status=500)
     return HttpResponse("success", content_type="text/plain")
 
 
@@ -80,12 +89,23 @@ def notify_wechat_refund(request):
     return _wechat_notification(request, services.receive_refund_notification)
 
 
-def _payment_from_token(token: str) -> Payment:
-    payment_id = payment_id_from_token(token)
+class PageLinkExpired(Exception):
+    pass
+
+
+def _payment_from_token(token: str, *, max_age: int) -> Payment:
+    try:
+        payment_id = payment_id_from_token(token, max_age=max_age)
+    except signing.SignatureExpired as exc:
+        raise PageLinkExpired() from exc
     payment = selectors.payment_for_page(payment_id=payment_id) if payment_id else None
     if payment is None:
         raise Http404
     return payment
+
+
+def _link_expired(request):
+    return render(request, "payments/link_expired.html", status=410)
 
 
 def _onward_url(request, payment: Payment) -> str:
@@ -97,7 +117,10 @@ def _onward_url(request, payment: Payment) -> str:
 
 def return_page(request, token):
     """Where the payer's browser lands. Shows what an active query says; query parameters are ignored."""
-    payment = _payment_from_token(token)
+    try:
+        payment = _payment_from_token(token, max_age=RETURN_PAGE_MAX_AGE)
+    except PageLinkExpired:
+        return _link_expired(request)
     try:
         payment = services.query_and_sync(payment=payment)
     except (ProviderError, ProviderUnavailable) as exc:
@@ -114,7 +137,10 @@ def sandbox_page(request, token):
     """模拟支付: our own stand-in for a provider's cashier page, only when the sandbox is switched on."""
     if not conf.sandbox_enabled():
         raise Http404
-    payment = _payment_from_token(token)
+    try:
+        payment = _payment_from_token(token, max_age=SANDBOX_PAGE_MAX_AGE)
+    except PageLinkExpired:
+        return _link_expired(request)
     if payment.provider != Provider.SANDBOX:
         raise Http404
     payable = payment.status == Payment.Status.CREATED and payment.expires_at > timezone.now()

@@ -1,6 +1,7 @@
 """Aliyun SMS (dysmsapi 2017-05-25, SendSms).
 
-Environment: ALIYUN_SMS_ACCESS_KEY_ID, ALIYUN_SMS_ACCESS_KEY_SECRET, ALIYUN_SMS_SIGN_NAME,
+Settings (read in config/settings.py from the environment variables of the same names):
+ALIYUN_SMS_ACCESS_KEY_ID, ALIYUN_SMS_ACCESS_KEY_SECRET, ALIYUN_SMS_SIGN_NAME,
 ALIYUN_SMS_TEMPLATE_<CODE> (e.g. ALIYUN_SMS_TEMPLATE_BOOKING_CONFIRMED=SMS_123456789) and
 optionally ALIYUN_SMS_ENDPOINT (default dysmsapi.aliyuncs.com). Aliyun templates name their
 variables, so TemplateParam is the parameters as a JSON object of strings.
@@ -13,9 +14,10 @@ from alibabacloud_dysmsapi20170525.client import Client
 from alibabacloud_tea_openapi.exceptions import ThrottlingException
 from alibabacloud_tea_openapi.utils_models import Config
 from darabonba.exceptions import ResponseException
+from django.conf import settings
 from Tea.exceptions import TeaException
 
-from notifications.backends.base import SmsBackend, SmsMessage, env
+from notifications.backends.base import SmsBackend, SmsMessage
 from notifications.errors import SmsTransientError
 
 
@@ -41,16 +43,16 @@ class AliyunBackend(SmsBackend):
     def send(self, message: SmsMessage) -> str:
         client = Client(
             Config(
-                access_key_id=self.required_env("ALIYUN_SMS_ACCESS_KEY_ID"),
-                access_key_secret=self.required_env("ALIYUN_SMS_ACCESS_KEY_SECRET"),
-                endpoint=env.str("ALIYUN_SMS_ENDPOINT", default="dysmsapi.aliyuncs.com"),
+                access_key_id=self.required_setting("ALIYUN_SMS_ACCESS_KEY_ID"),
+                access_key_secret=self.required_setting("ALIYUN_SMS_ACCESS_KEY_SECRET"),
+                endpoint=settings.ALIYUN_SMS_ENDPOINT,
                 connect_timeout=5000,
                 read_timeout=10000,
             )
         )
         request = dysms_models.SendSmsRequest(
             phone_numbers=message.phone,
-            sign_name=self.required_env("ALIYUN_SMS_SIGN_NAME"),
+            sign_name=self.required_setting("ALIYUN_SMS_SIGN_NAME"),
             template_code=self.template_id("ALIYUN_SMS", message),
             template_param=json.dumps(message.params, ensure_ascii=False),
             out_id=str(message.log_id),

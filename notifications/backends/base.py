@@ -1,12 +1,10 @@
 from dataclasses import dataclass
 
-import environ
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from notifications.errors import SmsPermanentError, SmsTransientError
 from notifications.templates_sms import SmsTemplate
-
-env = environ.Env()
 
 
 @dataclass(frozen=True)
@@ -30,9 +28,9 @@ class SmsBackend:
         raise NotImplementedError
 
     @staticmethod
-    def required_env(name: str) -> str:
+    def required_setting(name: str) -> str:
         """Read at delivery time, so a missing key fails that message, never the caller or startup."""
-        value = env.str(name, default="").strip()
+        value = str(getattr(settings, name, "") or "").strip()
         if not value:
             raise ImproperlyConfigured(f"SMS backend needs the environment variable {name}.")
         return value
@@ -47,6 +45,11 @@ class SmsBackend:
         error_class = SmsTransientError if cls.is_transient(code) else SmsPermanentError
         return error_class(message, code=code)
 
-    @classmethod
-    def template_id(cls, prefix: str, message: SmsMessage) -> str:
-        return cls.required_env(f"{prefix}_TEMPLATE_{message.template.code.upper()}")
+    @staticmethod
+    def template_id(prefix: str, message: SmsMessage) -> str:
+        """The provider's id for this message: settings.<PREFIX>_TEMPLATES from <PREFIX>_TEMPLATE_<CODE> variables."""
+        code = message.template.code.lower()
+        value = str(getattr(settings, f"{prefix}_TEMPLATES", {}).get(code, "")).strip()
+        if not value:
+            raise ImproperlyConfigured(f"SMS backend needs the environment variable {prefix}_TEMPLATE_{code.upper()}.")
+        return value

@@ -34,24 +34,24 @@ def confirmation_log():
 
 
 @pytest.fixture
-def aliyun(settings, monkeypatch):
+def aliyun(settings):
     settings.SMS_BACKEND = "aliyun"
-    monkeypatch.setenv("ALIYUN_SMS_ACCESS_KEY_ID", "test-key-id")
-    monkeypatch.setenv("ALIYUN_SMS_ACCESS_KEY_SECRET", "test-key-secret")
-    monkeypatch.setenv("ALIYUN_SMS_SIGN_NAME", "协和医院")
-    monkeypatch.setenv("ALIYUN_SMS_TEMPLATE_BOOKING_CONFIRMED", "SMS_460001")
+    settings.ALIYUN_SMS_ACCESS_KEY_ID = "test-key-id"
+    settings.ALIYUN_SMS_ACCESS_KEY_SECRET = "test-key-secret"
+    settings.ALIYUN_SMS_SIGN_NAME = "协和医院"
+    settings.ALIYUN_SMS_TEMPLATES = {"booking_confirmed": "SMS_460001"}
     with responses.RequestsMock() as mock:
         yield mock
 
 
 @pytest.fixture
-def tencent(settings, monkeypatch):
+def tencent(settings):
     settings.SMS_BACKEND = "tencent"
-    monkeypatch.setenv("TENCENT_SMS_SECRET_ID", "test-secret-id")
-    monkeypatch.setenv("TENCENT_SMS_SECRET_KEY", "test-secret-key")
-    monkeypatch.setenv("TENCENT_SMS_SDK_APP_ID", "1400000001")
-    monkeypatch.setenv("TENCENT_SMS_SIGN_NAME", "协和医院")
-    monkeypatch.setenv("TENCENT_SMS_TEMPLATE_BOOKING_CONFIRMED", "2000001")
+    settings.TENCENT_SMS_SECRET_ID = "test-secret-id"
+    settings.TENCENT_SMS_SECRET_KEY = "test-secret-key"
+    settings.TENCENT_SMS_SDK_APP_ID = "1400000001"
+    settings.TENCENT_SMS_SIGN_NAME = "协和医院"
+    settings.TENCENT_SMS_TEMPLATES = {"booking_confirmed": "2000001"}
     with responses.RequestsMock() as mock:
         yield mock
 
@@ -125,8 +125,8 @@ def test_aliyun_invalid_number_is_permanent(aliyun):
     assert "isv.MOBILE_NUMBER_ILLEGAL" in log.error
 
 
-def test_aliyun_missing_template_id_fails_the_message(aliyun, monkeypatch):
-    monkeypatch.delenv("ALIYUN_SMS_TEMPLATE_BOOKING_CONFIRMED")
+def test_aliyun_missing_template_id_fails_the_message(aliyun, settings):
+    settings.ALIYUN_SMS_TEMPLATES = {}
     log = confirmation_log()
 
     deliver_sms(log_id=log.pk)

@@ -20,6 +20,7 @@ from payments import conf
 from payments.errors import NotificationRejected, ProviderError, ProviderUnavailable
 from payments.models import Method
 from payments.money import fen_to_yuan, yuan_to_fen
+from payments.providers import fields
 from payments.providers.base import (
     IncomingNotification,
     PaymentProvider,
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 SUCCESS = "10000"
 PAID_STATUSES = {"TRADE_SUCCESS", "TRADE_FINISHED"}
+TRADE_STATUSES = PAID_STATUSES | {"WAIT_BUYER_PAY", "TRADE_CLOSED"}
 # Business errors after which asking again may succeed.
 RETRYABLE_SUB_CODES = {"ACQ.SYSTEM_ERROR", "aop.ACQ.SYSTEM_ERROR", "ACQ.REASON_TRADE_REFUND_FEE_ERR_RETRY"}
 
@@ -42,14 +44,9 @@ def _local_text(moment: datetime.datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _parse_local(text: str | None) -> datetime.datetime | None:
-    if not text:
-        return None
-    try:
-        naive = datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-    return timezone.make_aware(naive)
+def _parse_local(text: str) -> datetime.datetime:
+    """Alipay's "yyyy-MM-dd HH:mm:ss", Beijing time."""
+    return timezone.make_aware(datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S"))
 
 
 class AlipayProvider(PaymentProvider):
@@ -105,28 +102,36 @@ class AlipayProvider(PaymentProvider):
             if answer.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
                 return TradeReport(out_trade_no=payment.out_trade_no, state=TradeState.NOT_FOUND, raw=answer)
             raise ProviderError()
-        return self._trade_report(answer, payment.out_trade_no)
+        try:
+            return self._trade_report(answer, payment.out_trade_no)
+        except fields.MalformedField as exc:
+            logger.error("Alipay answered a query about %s with %s", payment.out_trade_no, exc)
+            raise ProviderError() from exc
 
-    def _trade_report(self, fields, out_trade_no) -> TradeReport:
-        status = fields.get("trade_status", "")
+    def _trade_report(self, answer, out_trade_no) -> TradeReport:
+        """A trade (query answer or notification); raises fields.MalformedField."""
+        status = fields.choice(answer, "trade_status", TRADE_STATUSES)
         if status in PAID_STATUSES:
             state = TradeState.PAID
         elif status == "TRADE_CLOSED":
             state = TradeState.CLOSED
         else:
             state = TradeState.OPEN
+        amount = fields.text(answer, "total_amount", required=state is TradeState.PAID)
         try:
-            amount = yuan_to_fen(fields["total_amount"]) if fields.get("total_amount") else None
+            amount_fen = yuan_to_fen(amount) if amount else None
         except ValueError as exc:
-            raise ProviderError() from exc
-        paid_at = _parse_local(fields.get("gmt_payment") or fields.get("send_pay_date"))
+            raise fields.MalformedField("total_amount is not an amount") from exc
+        paid_at = fields.moment(answer, "gmt_payment", _parse_local, required=False) or fields.moment(
+            answer, "send_pay_date", _parse_local, required=False
+        )
         return TradeReport(
-            out_trade_no=fields.get("out_trade_no") or out_trade_no,
+            out_trade_no=fields.text(answer, "out_trade_no", required=False) or out_trade_no,
             state=state,
-            amount_fen=amount,
-            trade_no=fields.get("trade_no", ""),
+            amount_fen=amount_fen,
+            trade_no=fields.text(answer, "trade_no", required=False),
             paid_at=paid_at,
-            raw=dict(fields),
+            raw=fields.storable(dict(answer)),
         )
 
     def close(self, payment):
@@ -191,27 +196,25 @@ class AlipayProvider(PaymentProvider):
     # Incoming notifications -----------------------------------------------------------------
 
     def parse_payment_notification(self, incoming: IncomingNotification) -> TradeReport:
-        fields = dict(incoming.form)
-        raw = dict(fields)
-        signature = fields.pop("sign", "")
-        if not signature:
+        form = dict(incoming.form)
+        raw = dict(form)
+        signature = form.pop("sign", "")
+        if not signature or not isinstance(signature, str):
             raise NotificationRejected(reason="missing sign")
         try:
-            verified = self.client.verify(fields, signature)
-        except (AliPayException, binascii.Error, ValueError):
+            verified = self.client.verify(form, signature)
+        except (AliPayException, binascii.Error, ValueError, TypeError):
             verified = False
         if not verified:
             raise NotificationRejected(reason="bad signature")
-        if fields.get("app_id") != self.settings.app_id:
+        if form.get("app_id") != self.settings.app_id:
             raise NotificationRejected(reason="app_id mismatch")
-        if self.settings.seller_id and fields.get("seller_id") != self.settings.seller_id:
+        if form.get("seller_id") != self.settings.seller_id:
             raise NotificationRejected(reason="seller_id mismatch")
-        if not fields.get("out_trade_no"):
-            raise NotificationRejected(reason="missing out_trade_no")
         try:
-            return self._trade_report(raw, fields["out_trade_no"])
-        except ProviderError as exc:
-            raise NotificationRejected(reason="bad amount") from exc
+            return self._trade_report(raw, fields.text(form, "out_trade_no"))
+        except fields.MalformedField as exc:
+            raise NotificationRejected(reason=str(exc)) from exc
 
 
 def build() -> AlipayProvider | None:

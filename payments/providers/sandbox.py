@@ -31,19 +31,26 @@ from payments.providers.base import (
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 PAGE_SALT = "payments.page"
+# How long a page link works after the payment was started. The payer lands on the return page
+# right after paying (a day leaves room for a slow bank); the sandbox page is for paying now.
+RETURN_PAGE_MAX_AGE = 24 * 60 * 60
+SANDBOX_PAGE_MAX_AGE = 60 * 60
 
 
 def page_token(payment_id: int) -> str:
-    """An unguessable reference to a payment for our own pages (sandbox and return pages)."""
+    """An unguessable, timestamped reference to a payment for our own pages (sandbox and return pages)."""
     return signing.dumps(payment_id, salt=PAGE_SALT, compress=False)
 
 
-def payment_id_from_token(token: str) -> int | None:
+def payment_id_from_token(token: str, *, max_age: int) -> int | None:
+    """The payment a page link names, or None for a forged one; raises signing.SignatureExpired when too old."""
     try:
-        value = signing.loads(token, salt=PAGE_SALT)
+        value = signing.loads(token, salt=PAGE_SALT, max_age=max_age)
+    except signing.SignatureExpired:
+        raise
     except signing.BadSignature:
         return None
-    return value if isinstance(value, int) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _signature(body: bytes) -> str:

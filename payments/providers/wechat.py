@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import time
 
 import requests
 from django.utils import timezone
@@ -19,6 +20,7 @@ from wechatpayv3 import WeChatPay, WeChatPayType
 from payments import conf
 from payments.errors import NotificationRejected, ProviderError, ProviderUnavailable
 from payments.models import Method
+from payments.providers import fields
 from payments.providers.base import (
     IncomingNotification,
     PaymentProvider,
@@ -32,8 +34,13 @@ from payments.providers.base import (
 logger = logging.getLogger(__name__)
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+# The SDK checks the signature but not the age: a validly signed notification is refused unless
+# its Wechatpay-Timestamp is within this many seconds of our clock (either way), so an old one
+# cannot be replayed to settle or refund anything.
+NOTIFICATION_MAX_SKEW = 5 * 60
 PAID_STATES = {"SUCCESS", "REFUND"}
 CLOSED_STATES = {"CLOSED", "REVOKED"}
+OPEN_STATES = {"NOTPAY", "USERPAYING", "PAYERROR"}
 REFUND_STATES = {
     "SUCCESS": RefundState.SUCCEEDED,
     "PROCESSING": RefundState.PROCESSING,
@@ -42,13 +49,11 @@ REFUND_STATES = {
 }
 
 
-def _parse_time(text: str | None) -> datetime.datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(text)
-    except ValueError:
-        return None
+def timestamp_is_fresh(timestamp: str, *, now: float) -> bool:
+    """A Wechatpay-Timestamp (whole seconds) within NOTIFICATION_MAX_SKEW of `now`, either way."""
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        return False
+    return abs(now - int(timestamp)) <= NOTIFICATION_MAX_SKEW
 
 
 class WechatProvider(PaymentProvider):
@@ -91,6 +96,8 @@ class WechatProvider(PaymentProvider):
             body = json.loads(text) if text else {}
         except ValueError:
             body = {"text": text[:200]}
+        if not isinstance(body, dict):
+            body = {"text": str(body)[:200]}
         if status >= 500:
             logger.warning("WeChat Pay call %s answered %s: %s", api.__name__, status, body)
             raise ProviderError()
@@ -127,24 +134,30 @@ class WechatProvider(PaymentProvider):
             return TradeReport(out_trade_no=payment.out_trade_no, state=TradeState.NOT_FOUND, raw=body)
         if status != 200:
             raise ProviderError()
-        return self._trade_report(body)
+        try:
+            return self._trade_report(body)
+        except fields.MalformedField as exc:
+            logger.error("WeChat Pay answered a query about %s with %s", payment.out_trade_no, exc)
+            raise ProviderError() from exc
 
-    def _trade_report(self, fields) -> TradeReport:
-        trade_state = fields.get("trade_state", "")
+    def _trade_report(self, answer) -> TradeReport:
+        """A transaction (query answer or decrypted notification); raises fields.MalformedField."""
+        trade_state = fields.choice(answer, "trade_state", PAID_STATES | CLOSED_STATES | OPEN_STATES)
         if trade_state in PAID_STATES:
             state = TradeState.PAID
         elif trade_state in CLOSED_STATES:
             state = TradeState.CLOSED
         else:
             state = TradeState.OPEN
-        amount = (fields.get("amount") or {}).get("total")
+        paid = state is TradeState.PAID
+        amount = fields.mapping(answer, "amount", required=paid)
         return TradeReport(
-            out_trade_no=fields.get("out_trade_no", ""),
+            out_trade_no=fields.text(answer, "out_trade_no"),
             state=state,
-            amount_fen=amount if isinstance(amount, int) else None,
-            trade_no=fields.get("transaction_id", ""),
-            paid_at=_parse_time(fields.get("success_time")),
-            raw=dict(fields),
+            amount_fen=fields.whole_number(amount, "total", required=paid),
+            trade_no=fields.text(answer, "transaction_id", required=paid),
+            paid_at=fields.moment(answer, "success_time", datetime.datetime.fromisoformat, required=paid),
+            raw=fields.storable(dict(answer)),
         )
 
     def close(self, payment):
@@ -168,7 +181,7 @@ class WechatProvider(PaymentProvider):
             notify_url=conf.absolute_url("payments:notify_wechat_refund"),
         )
         if status == 200:
-            return self._refund_report(body, refund.refund_no)
+            return self._answered_refund(body, refund)
         if body.get("code") in ("SYSTEM_ERROR", "FREQUENCY_LIMITED", "NOT_ENOUGH"):
             raise ProviderError()
         return RefundReport(
@@ -184,19 +197,36 @@ class WechatProvider(PaymentProvider):
             return RefundReport(refund_no=refund.refund_no, state=RefundState.NOT_FOUND, raw=body)
         if status != 200:
             raise ProviderError()
-        return self._refund_report(body, refund.refund_no)
+        return self._answered_refund(body, refund)
 
-    def _refund_report(self, fields, refund_no) -> RefundReport:
-        state_text = fields.get("status") or fields.get("refund_status") or ""
-        amount = (fields.get("amount") or {}).get("refund")
+    def _answered_refund(self, body, refund) -> RefundReport:
+        try:
+            return self._refund_report(body, refund.refund_no)
+        except fields.MalformedField as exc:
+            logger.error("WeChat Pay answered about refund %s with %s", refund.refund_no, exc)
+            raise ProviderError() from exc
+
+    def _refund_report(self, answer, refund_no, *, notification: bool = False) -> RefundReport:
+        """A refund (answer or decrypted notification); raises fields.MalformedField.
+
+        Answers name the state `status`, notifications `refund_status`; an answer's unknown state
+        reads as still processing, a notification's is malformed.
+        """
+        if notification:
+            state_text = fields.choice(answer, "refund_status", REFUND_STATES)
+        else:
+            state_text = fields.text(answer, "status", required=False) or fields.text(
+                answer, "refund_status", required=False
+            )
+        amount = fields.mapping(answer, "amount", required=notification)
         return RefundReport(
-            refund_no=fields.get("out_refund_no") or refund_no,
+            refund_no=fields.text(answer, "out_refund_no", required=notification) or refund_no,
             state=REFUND_STATES.get(state_text, RefundState.PROCESSING),
-            amount_fen=amount if isinstance(amount, int) else None,
-            out_trade_no=fields.get("out_trade_no", ""),
-            provider_refund_id=fields.get("refund_id", ""),
+            amount_fen=fields.whole_number(amount, "refund", required=notification),
+            out_trade_no=fields.text(answer, "out_trade_no", required=notification),
+            provider_refund_id=fields.text(answer, "refund_id", required=False),
             error="" if state_text in ("SUCCESS", "PROCESSING") else state_text,
-            raw=dict(fields),
+            raw=fields.storable(dict(answer)),
         )
 
     # Incoming notifications -----------------------------------------------------------------
@@ -207,38 +237,48 @@ class WechatProvider(PaymentProvider):
             raise NotificationRejected(reason="unsupported signature type")
         if headers.get("Wechatpay-Serial") != self.settings.public_key_id:
             raise NotificationRejected(reason="unknown platform key serial")
+        if not timestamp_is_fresh(headers.get("Wechatpay-Timestamp") or "", now=time.time()):
+            raise NotificationRejected(reason="timestamp missing or not within 5 minutes")
         try:
             result = self.client.callback(headers, incoming.body)
         except Exception as exc:  # malformed JSON or resource
             raise NotificationRejected(reason="malformed notification") from exc
-        if not result or not isinstance(result.get("resource"), dict):
+        if not isinstance(result, dict) or not isinstance(result.get("resource"), dict):
             raise NotificationRejected(reason="bad signature or ciphertext")
         resource = result["resource"]
         if resource.get("mchid") != self.settings.mchid:
             raise NotificationRejected(reason="mchid mismatch")
         return result, resource
 
+    @staticmethod
+    def _envelope(result: dict, resource: dict) -> dict:
+        return fields.storable({"id": result.get("id"), "event_type": result.get("event_type"), "resource": resource})
+
     def parse_payment_notification(self, incoming):
         result, resource = self._verified_resource(incoming)
         if resource.get("appid") != self.settings.appid:
             raise NotificationRejected(reason="appid mismatch")
-        if not resource.get("out_trade_no"):
-            raise NotificationRejected(reason="missing out_trade_no")
-        report = self._trade_report(resource)
+        try:
+            report = self._trade_report(resource)
+            raw = self._envelope(result, resource)
+        except fields.MalformedField as exc:
+            raise NotificationRejected(reason=str(exc)) from exc
         return TradeReport(
             out_trade_no=report.out_trade_no,
             state=report.state,
             amount_fen=report.amount_fen,
             trade_no=report.trade_no,
             paid_at=report.paid_at,
-            raw={"id": result.get("id"), "event_type": result.get("event_type"), "resource": resource},
+            raw=raw,
         )
 
     def parse_refund_notification(self, incoming):
         result, resource = self._verified_resource(incoming)
-        if not resource.get("out_refund_no"):
-            raise NotificationRejected(reason="missing out_refund_no")
-        report = self._refund_report(resource, resource["out_refund_no"])
+        try:
+            report = self._refund_report(resource, "", notification=True)
+            raw = self._envelope(result, resource)
+        except fields.MalformedField as exc:
+            raise NotificationRejected(reason=str(exc)) from exc
         return RefundReport(
             refund_no=report.refund_no,
             state=report.state,
@@ -246,7 +286,7 @@ class WechatProvider(PaymentProvider):
             out_trade_no=report.out_trade_no,
             provider_refund_id=report.provider_refund_id,
             error=report.error,
-            raw={"id": result.get("id"), "event_type": result.get("event_type"), "resource": resource},
+            raw=raw,
         )
 
 

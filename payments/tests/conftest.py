@@ -16,29 +16,30 @@ def keys():
 
 
 @pytest.fixture
-def alipay(keys, monkeypatch):
-    """Alipay configured from the environment, with the gateway replaced at `alipay.urlopen`."""
-    monkeypatch.setenv("ALIPAY_APP_ID", fakes.ALIPAY_APP_ID)
-    monkeypatch.setenv("ALIPAY_PRIVATE_KEY", fakes.private_pem(keys.alipay_app))
-    monkeypatch.setenv("ALIPAY_PUBLIC_KEY", fakes.public_pem(keys.alipay_platform))
-    monkeypatch.setenv("ALIPAY_DEBUG", "true")
-    monkeypatch.setenv("PAYMENTS_NOTIFY_BASE_URL", "https://pay.example.org")
+def alipay(keys, settings):
+    """Alipay configured in settings, with the gateway replaced at `alipay.urlopen`."""
+    settings.ALIPAY_APP_ID = fakes.ALIPAY_APP_ID
+    settings.ALIPAY_SELLER_ID = fakes.ALIPAY_SELLER_ID
+    settings.ALIPAY_PRIVATE_KEY = fakes.private_pem(keys.alipay_app)
+    settings.ALIPAY_PUBLIC_KEY = fakes.public_pem(keys.alipay_platform)
+    settings.ALIPAY_DEBUG = True
+    settings.PAYMENTS_NOTIFY_BASE_URL = "https://pay.example.org"
     gateway = fakes.FakeAlipayGateway(keys)
     with mock.patch("alipay.urlopen", side_effect=gateway):
         yield gateway
 
 
 @pytest.fixture
-def wechat(keys, monkeypatch):
-    """WeChat Pay in public-key mode from the environment, its server answered by `responses`."""
-    monkeypatch.setenv("WECHATPAY_MCHID", fakes.WECHAT_MCHID)
-    monkeypatch.setenv("WECHATPAY_APPID", fakes.WECHAT_APPID)
-    monkeypatch.setenv("WECHATPAY_PRIVATE_KEY", fakes.private_pem(keys.wechat_merchant))
-    monkeypatch.setenv("WECHATPAY_CERT_SERIAL_NO", fakes.WECHAT_CERT_SERIAL)
-    monkeypatch.setenv("WECHATPAY_APIV3_KEY", keys.apiv3_key)
-    monkeypatch.setenv("WECHATPAY_PUBLIC_KEY", fakes.public_pem(keys.wechat_platform))
-    monkeypatch.setenv("WECHATPAY_PUBLIC_KEY_ID", fakes.WECHAT_PUBLIC_KEY_ID)
-    monkeypatch.setenv("PAYMENTS_NOTIFY_BASE_URL", "https://pay.example.org")
+def wechat(keys, settings):
+    """WeChat Pay in public-key mode from settings, its server answered by `responses`."""
+    settings.WECHATPAY_MCHID = fakes.WECHAT_MCHID
+    settings.WECHATPAY_APPID = fakes.WECHAT_APPID
+    settings.WECHATPAY_PRIVATE_KEY = fakes.private_pem(keys.wechat_merchant)
+    settings.WECHATPAY_CERT_SERIAL_NO = fakes.WECHAT_CERT_SERIAL
+    settings.WECHATPAY_APIV3_KEY = keys.apiv3_key
+    settings.WECHATPAY_PUBLIC_KEY = fakes.public_pem(keys.wechat_platform)
+    settings.WECHATPAY_PUBLIC_KEY_ID = fakes.WECHAT_PUBLIC_KEY_ID
+    settings.PAYMENTS_NOTIFY_BASE_URL = "https://pay.example.org"
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         yield fakes.FakeWechatPay(keys, mocked)
 

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from payments.money import fen_to_yuan
 
 ALIPAY_APP_ID = "2021000000000001"
+ALIPAY_SELLER_ID = "2088102177296610"
 WECHAT_MCHID = "1900000109"
 WECHAT_APPID = "wxd678efh567hg6787"
 WECHAT_PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092025TEST"
@@ -136,7 +137,7 @@ class FakeAlipayGateway:
             "app_id": ALIPAY_APP_ID,
             "buyer_pay_amount": trade["total_amount"],
             "sign_type": "RSA2",
-            "seller_id": "2088102177296610",
+            "seller_id": ALIPAY_SELLER_ID,
             "gmt_payment": "2026-01-05 10:01:02",
             "notify_time": "2026-01-05 10:01:03",
             "version": "1.0",
@@ -246,8 +247,11 @@ class FakeAlipayGateway:
 # WeChat Pay --------------------------------------------------------------------------------------
 
 
-def wechat_signed_headers(keys: TestKeys, body: str, *, serial=WECHAT_PUBLIC_KEY_ID, sign_with=None) -> dict:
-    timestamp = str(int(time.time()))
+def wechat_signed_headers(
+    keys: TestKeys, body: str, *, serial=WECHAT_PUBLIC_KEY_ID, sign_with=None, timestamp: str | None = None
+) -> dict:
+    """Headers signed like WeChat Pay signs them; `timestamp` (text, seconds) defaults to now."""
+    timestamp = str(int(time.time())) if timestamp is None else timestamp
     nonce = secrets.token_hex(16)
     signature = rsa2_sign(sign_with or keys.wechat_platform, f"{timestamp}\n{nonce}\n{body}\n")
     return {
@@ -260,13 +264,24 @@ def wechat_signed_headers(keys: TestKeys, body: str, *, serial=WECHAT_PUBLIC_KEY
 
 
 def wechat_notification(
-    keys: TestKeys, resource: dict, *, event_type: str, original_type: str, apiv3_key=None, sign_with=None
+    keys: TestKeys,
+    resource,
+    *,
+    event_type: str,
+    original_type: str,
+    apiv3_key=None,
+    sign_with=None,
+    timestamp: str | None = None,
 ) -> tuple[str, dict]:
-    """A v3 notification as WeChat Pay posts it: AES-256-GCM resource, RSA-signed headers."""
+    """A v3 notification as WeChat Pay posts it: AES-256-GCM resource, RSA-signed headers.
+
+    `resource` is encrypted as JSON, or as it is when given as bytes (to test plaintexts that are no object).
+    """
     nonce = secrets.token_hex(6)  # 12 characters
     associated_data = original_type
+    plaintext = resource if isinstance(resource, bytes) else json.dumps(resource, ensure_ascii=False).encode()
     ciphertext = AESGCM((apiv3_key or keys.apiv3_key).encode()).encrypt(
-        nonce.encode(), json.dumps(resource, ensure_ascii=False).encode(), associated_data.encode()
+        nonce.encode(), plaintext, associated_data.encode()
     )
     body = json.dumps(
         {
@@ -285,7 +300,20 @@ def wechat_notification(
         },
         ensure_ascii=False,
     )
-    return body, wechat_signed_headers(keys, body, sign_with=sign_with)
+    return body, wechat_signed_headers(keys, body, sign_with=sign_with, timestamp=timestamp)
+
+
+def wechat_encrypted_resource(keys: TestKeys, plaintext: bytes, *, associated_data: str = "transaction") -> dict:
+    """The `resource` object of a notification body around any plaintext."""
+    nonce = secrets.token_hex(6)
+    ciphertext = AESGCM(keys.apiv3_key.encode()).encrypt(nonce.encode(), plaintext, associated_data.encode())
+    return {
+        "original_type": associated_data,
+        "algorithm": "AEAD_AES_256_GCM",
+        "ciphertext": base64.b64encode(ciphertext).decode(),
+        "associated_data": associated_data,
+        "nonce": nonce,
+    }
 
 
 class FakeWechatPay:
@@ -355,7 +383,7 @@ class FakeWechatPay:
             **kwargs,
         )
 
-    def refund_notification(self, refund, *, status="SUCCESS", **overrides) -> tuple[str, dict]:
+    def refund_resource(self, refund, *, status="SUCCESS", **overrides) -> dict:
         resource = {
             "mchid": WECHAT_MCHID,
             "out_trade_no": refund.payment.out_trade_no,
@@ -373,9 +401,15 @@ class FakeWechatPay:
             },
         }
         resource.update(overrides)
+        return resource
+
+    def refund_notification(self, refund, *, status="SUCCESS", timestamp=None, **overrides) -> tuple[str, dict]:
+        resource = self.refund_resource(refund, status=status, **overrides)
         if refund.refund_no in self.refunds and status == "SUCCESS":
             self.refunds[refund.refund_no]["status"] = "SUCCESS"
-        return wechat_notification(self.keys, resource, event_type=f"REFUND.{status}", original_type="refund")
+        return wechat_notification(
+            self.keys, resource, event_type=f"REFUND.{status}", original_type="refund", timestamp=timestamp
+        )
 
     # The server
     def _answer(self, status: int, payload: dict | None):

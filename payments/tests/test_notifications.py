@@ -9,6 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from payments.models import Method, Payment, Provider
+from payments.providers import available_providers
+from payments.providers.wechat import timestamp_is_fresh
 from payments.tests import fakes
 from payments.tests.factories import PaymentFactory
 
@@ -96,16 +98,31 @@ def test_alipay_bad_notifications_are_rejected_and_change_nothing(client, alipay
 
 
 @pytest.mark.django_db
-def test_alipay_notification_is_refused_for_retry_while_alipay_is_not_configured(client, alipay, monkeypatch):
+def test_alipay_notification_is_refused_for_retry_while_alipay_is_not_configured(client, alipay, settings):
     payment = PaymentFactory(provider=Provider.ALIPAY)
     fields = alipay.notification(payment)
-    monkeypatch.delenv("ALIPAY_PUBLIC_KEY")
+    settings.ALIPAY_PUBLIC_KEY = ""
 
     response = post_alipay(client, fields)
 
     assert response.status_code == 503
-    assert response.content == b"fail"
+    assert response.content == b"failure"
     assert unchanged(payment)
+
+
+@pytest.mark.django_db
+def test_alipay_without_a_seller_id_is_unavailable_and_settles_nothing(client, alipay, settings):
+    """Without ALIPAY_SELLER_ID a signed notification about another seller's trade could pass as ours."""
+    payment = PaymentFactory(provider=Provider.ALIPAY)
+    fields = alipay.notification(payment, seller_id="2088000000000000")
+    settings.ALIPAY_SELLER_ID = ""
+
+    response = post_alipay(client, fields)
+
+    assert response.status_code == 503
+    assert response.content == b"failure"
+    assert unchanged(payment)
+    assert "alipay" not in available_providers()
 
 
 @pytest.mark.django_db
@@ -203,6 +220,23 @@ def test_wechat_notification_from_an_unknown_key_serial_is_rejected_without_netw
     assert response.status_code == 400
     assert wechat.requests == []  # no certificate download attempted
     assert unchanged(payment)
+
+
+@pytest.mark.parametrize(
+    "timestamp, fresh",
+    [
+        ("1767578162", True),  # exactly 5 minutes old
+        ("1767578161", False),
+        ("1767578762", True),  # exactly 5 minutes ahead
+        ("1767578763", False),
+        ("0", False),
+        ("", False),
+        ("+1767578462", False),
+        ("1767578462.0", False),
+    ],
+)
+def test_wechat_notifications_are_held_to_five_minutes_either_way(timestamp, fresh):
+    assert timestamp_is_fresh(timestamp, now=1767578462.0) is fresh
 
 
 # Concurrency ------------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
 import datetime
+import time
+from unittest import mock
 
 import pytest
 from django.urls import reverse
@@ -6,7 +8,7 @@ from django.utils import timezone
 
 from payments import services
 from payments.models import Method, Payment, Provider
-from payments.providers.sandbox import page_token
+from payments.providers.sandbox import RETURN_PAGE_MAX_AGE, SANDBOX_PAGE_MAX_AGE, page_token
 from payments.tests.factories import PaymentFactory
 
 
@@ -106,7 +108,51 @@ def test_sandbox_page_is_only_for_sandbox_payments(client, sandbox):
     assert client.get(reverse("payments:sandbox_page", kwargs={"token": page_token(payment.pk)})).status_code == 404
 
 
+def token_made(seconds_ago: int, payment_id: int) -> str:
+    """A page token as page_token made it `seconds_ago` (TimestampSigner stamps it with time.time())."""
+    with mock.patch("django.core.signing.time.time", return_value=time.time() - seconds_ago):
+        return page_token(payment_id)
+
+
+@pytest.mark.django_db
+def test_an_expired_sandbox_link_shows_a_clear_page_and_pays_nothing(client, sandbox, paid_signals):
+    payment = sandbox_start().payment
+    url = reverse("payments:sandbox_page", kwargs={"token": token_made(SANDBOX_PAGE_MAX_AGE + 5, payment.pk)})
+
+    shown = client.get(url)
+    pressed = client.post(url)
+
+    assert shown.status_code == pressed.status_code == 410
+    assert "链接已过期" in shown.content.decode()
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.CREATED
+    assert paid_signals.count == 0
+
+
+@pytest.mark.django_db
+def test_a_sandbox_link_works_until_it_expires(client, sandbox):
+    payment = sandbox_start().payment
+    url = reverse("payments:sandbox_page", kwargs={"token": token_made(SANDBOX_PAGE_MAX_AGE - 60, payment.pk)})
+
+    assert client.get(url).status_code == 200
+
+
 # Return page ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_expired_return_link_shows_a_clear_page_without_asking_the_provider(client, alipay):
+    payment = PaymentFactory(provider=Provider.ALIPAY)
+    alipay.buyer_pays(payment)
+    expired = token_made(RETURN_PAGE_MAX_AGE + 5, payment.pk)
+    fresh = token_made(RETURN_PAGE_MAX_AGE - 60, payment.pk)
+
+    response = client.get(reverse("payments:return_page", kwargs={"token": expired}))
+
+    assert response.status_code == 410
+    assert "链接已过期" in response.content.decode()
+    assert alipay.methods_called() == []
+    assert client.get(reverse("payments:return_page", kwargs={"token": fresh})).status_code == 200
 
 
 @pytest.mark.django_db
