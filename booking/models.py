@@ -4,9 +4,9 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Partner, Patient
+from config.money import fen_to_yuan
 from hospital.channels import Channel
 from hospital.models import Department, Doctor, Hospital
-from payments.money import fen_to_yuan
 from scheduling.models import Schedule, Slot
 
 

@@ -10,7 +10,6 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import CommandError
 
 from config import development
 
@@ -24,12 +23,6 @@ CONSOLE_SMS_BACKENDS = {"console", "notifications.backends.console.ConsoleBacken
 
 def is_production() -> bool:
     return not (settings.DEBUG or getattr(settings, "TESTING", False))
-
-
-def refuse_unless_debug(command_name: str) -> None:
-    """For commands that must never run against production data (e.g. seed_demo resets known passwords)."""
-    if is_production():
-        raise CommandError(f"{command_name} only runs with DJANGO_DEBUG=1; it is refused in production.")
 
 
 def refuse_unsafe_settings() -> None:

@@ -6,8 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from config.money import fen_to_yuan
 from hospital.channels import Channel
-from payments.money import fen_to_yuan
 
 
 class Hospital(models.Model):

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from config.money import fen_to_yuan
 from notifications.errors import SmsTemplateError
-from payments.money import fen_to_yuan
 
 REDACTED = "******"
 

@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from payments.money import fen_to_yuan
+from config.money import fen_to_yuan
 
 
 class Provider(models.TextChoices):

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import CommandError
 from django.test import override_settings
 
 from config import checks, development
@@ -236,10 +235,3 @@ def test_refuse_unsafe_settings_names_every_failed_check():
     unsafe = override_settings(**{**SAFE, "SMS_BACKEND": "console", "PAYMENTS_SANDBOX": True})
     with unsafe, pytest.raises(ImproperlyConfigured, match=r"config\.E002[\s\S]*config\.E003"):
         checks.refuse_unsafe_settings()
-
-
-def test_refuse_unless_debug_stops_a_command_in_production():
-    with override_settings(DEBUG=False, TESTING=False), pytest.raises(CommandError, match="seed_demo"):
-        checks.refuse_unless_debug("seed_demo")
-    with override_settings(DEBUG=True, TESTING=False):
-        checks.refuse_unless_debug("seed_demo")  # development: allowed

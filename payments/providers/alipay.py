@@ -16,10 +16,10 @@ from alipay.exceptions import AliPayException, AliPayValidationError
 from alipay.utils import AliPayConfig
 from django.utils import timezone
 
+from config.money import fen_to_yuan, yuan_to_fen
 from payments import conf
 from payments.errors import NotificationRejected, ProviderError, ProviderUnavailable
 from payments.models import Method
-from payments.money import fen_to_yuan, yuan_to_fen
 from payments.providers import fields
 from payments.providers.base import (
     IncomingNotification,

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from payments.money import fen_to_yuan
+from config.money import fen_to_yuan
 
 ALIPAY_APP_ID = "2021000000000001"
 ALIPAY_SELLER_ID = "2088102177296610"

@@ -1,4 +1,7 @@
-"""Money is integer fen (分) inside the system; yuan exist only as text, made here."""
+"""Money is integer fen (分) everywhere; these are the only conversions to and from yuan text.
+
+It sits in config, under every app, because pages, SMS texts and payment providers all show money
+(hospital, notifications and payments are not allowed to import one another)."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""fen ↔ yuan: one exact home (payments/money.py) that pages, SMS and providers all use."""
+"""fen ↔ yuan: one exact home (config/money.py) that pages, SMS and providers all use."""
 
 from decimal import Decimal
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.money import fen_to_yuan, yuan_to_fen
+from config.money import fen_to_yuan, yuan_to_fen
 
 
 @pytest.mark.parametrize(
