@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import headless as accounts_headless
 from accounts import views as accounts_views
@@ -15,6 +16,9 @@ urlpatterns = [
     path("hospitals/<slug:code>/", hospital_views.hospital_detail, name="hospital_detail"),
     path("admin/", admin.site.urls),
     path("payments/", include("payments.urls")),
+    path("api/v1/", include("config.api_v1")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     # Phone-first account pages, ahead of allauth's: its e-mail pages and e-mailed reset links
     # lead back to the account home, and a password is reset by SMS code.
     path("accounts/", accounts_views.account_home, name="account_home"),

@@ -1,0 +1,69 @@
+"""What every API door shares: app-token authentication, pagination, throttles and the schema.
+
+Thin on purpose: the rules live in the apps' services; this module only says how a request is
+authenticated, paged and throttled, and how errors appear in the OpenAPI schema.
+"""
+
+from allauth.headless.contrib.rest_framework.authentication import XSessionTokenAuthentication
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.throttling import UserRateThrottle
+
+ERROR_STATUSES = ("400", "401", "403", "404", "409", "422", "429")
+
+
+class AppSessionTokenAuthentication(XSessionTokenAuthentication):
+    """allauth's app token (`X-Session-Token`). Naming the header makes a missing or stale token a 401."""
+
+    def authenticate_header(self, request):
+        return "X-Session-Token"
+
+
+class AppSessionTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "config.api.AppSessionTokenAuthentication"
+    name = "appSessionToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "X-Session-Token"}
+
+
+class StandardPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class BookingRateThrottle(UserRateThrottle):
+    """A tighter limit on the calls that take or move a place. It only sheds load: every limit that
+    matters (places, per-person limits) is enforced by the database inside the booking services."""
+
+    scope = "booking"
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular post-processing hook: one `Error` schema, declared on every operation."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string", "description": "stable machine-readable code"},
+            "detail": {"type": "string", "description": "a message for the user (zh-hans)"},
+            "fields": {
+                "type": "object",
+                "additionalProperties": True,
+                "description": "per-field messages (code `invalid`)",
+            },
+            "params": {"type": "object", "additionalProperties": True},
+        },
+        "required": ["code", "detail"],
+    }
+    error = {
+        "description": "error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                for status in ERROR_STATUSES:
+                    operation["responses"].setdefault(status, error)
+    return result
