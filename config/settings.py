@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "hospital",
     "scheduling",
     "booking",
+    "interop",
     "payments",
     "notifications",
     "demo",

@@ -156,6 +156,10 @@ class Schedule(models.Model):
         editable=False,
     )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    # Also stamped by a database trigger on every UPDATE (scheduling migration 0003), so counter
+    # updates made with F() expressions, which skip auto_now, move it too. The FHIR feed's
+    # `_since` reads it.
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True, db_index=True)
 
     class Meta:
         verbose_name = _("出诊排班")
@@ -215,6 +219,8 @@ class Slot(models.Model):
     regular_places = models.PositiveIntegerField(_("常规号源数"), default=0, editable=False)
     partner_released_at = models.DateTimeField(_("平台余号转线上时间"), null=True, blank=True, editable=False)
     reserves_released_at = models.DateTimeField(_("窗口/诊间余号转线上时间"), null=True, blank=True, editable=False)
+    # Stamped by a database trigger on every UPDATE too (see Schedule.updated_at).
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True, db_index=True)
 
     class Meta:
         verbose_name = _("号源时段")
