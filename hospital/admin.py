@@ -3,7 +3,7 @@ from django.core.exceptions import PermissionDenied
 
 from config.errors import DomainError
 from hospital.admin_scope import HospitalScopedAdmin
-from hospital.models import BookingRules, Department, Doctor, Hospital, HospitalStaff
+from hospital.models import BookingRules, Department, Doctor, Hospital, HospitalStaff, TriageKeyword
 from hospital.roles import assign_staff_role, change_staff_role
 
 
@@ -17,8 +17,8 @@ class HospitalAdmin(HospitalScopedAdmin):
 
 @admin.register(Department)
 class DepartmentAdmin(HospitalScopedAdmin):
-    list_display = ["name", "parent", "hospital", "sort_order", "is_active"]
-    list_filter = ["hospital", "is_active"]
+    list_display = ["name", "parent", "hospital", "kind", "sort_order", "is_active"]
+    list_filter = ["hospital", "kind", "is_active"]
     search_fields = ["name", "parent__name"]
     list_select_related = ["parent", "hospital"]
 
@@ -78,3 +78,17 @@ class HospitalStaffAdmin(HospitalScopedAdmin):
         except DomainError as exc:
             self.message_user(request, exc.detail, messages.ERROR)
             raise PermissionDenied(exc.detail) from exc
+
+
+@admin.register(TriageKeyword)
+class TriageKeywordAdmin(admin.ModelAdmin):
+    """导诊 keywords: one platform-wide table, curated by superusers.
+
+    It belongs to no hospital, so hospital staff never reach it (HospitalStaffBoundary), whatever
+    permissions their account holds.
+    """
+
+    list_display = ["keyword", "department_kind", "weight", "min_age", "max_age", "is_active"]
+    list_editable = ["weight", "is_active"]
+    list_filter = ["department_kind", "is_active"]
+    search_fields = ["keyword"]

@@ -38,6 +38,31 @@ class Hospital(models.Model):
         return self.name
 
 
+class DepartmentKind(models.TextChoices):
+    """Standard department types (科室类别): 导诊 keywords point to these, whatever a hospital names its departments."""
+
+    INTERNAL = "internal", _("内科")
+    CARDIOLOGY = "cardiology", _("心血管内科")
+    RESPIRATORY = "respiratory", _("呼吸内科")
+    GASTROENTEROLOGY = "gastroenterology", _("消化内科")
+    NEUROLOGY = "neurology", _("神经内科")
+    ENDOCRINOLOGY = "endocrinology", _("内分泌科")
+    SURGERY = "surgery", _("外科")
+    ORTHOPEDICS = "orthopedics", _("骨科")
+    UROLOGY = "urology", _("泌尿外科")
+    PEDIATRICS = "pediatrics", _("儿科")
+    OBSTETRICS_GYNECOLOGY = "obgyn", _("妇产科")
+    GYNECOLOGY = "gynecology", _("妇科")
+    OBSTETRICS = "obstetrics", _("产科")
+    OPHTHALMOLOGY = "ophthalmology", _("眼科")
+    ENT = "ent", _("耳鼻喉科")
+    STOMATOLOGY = "stomatology", _("口腔科")
+    DERMATOLOGY = "dermatology", _("皮肤科")
+    EMERGENCY = "emergency", _("急诊科")
+    FEVER_CLINIC = "fever", _("发热门诊")
+    TCM = "tcm", _("中医科")
+
+
 class Department(models.Model):
     hospital = models.ForeignKey(Hospital, verbose_name=_("医院"), on_delete=models.CASCADE, related_name="departments")
     parent = models.ForeignKey(
@@ -49,6 +74,13 @@ class Department(models.Model):
         max_length=40,
         blank=True,
         help_text=_("患者到院后去哪里候诊，如“门诊楼2层B区”；写进预约短信。不填时短信写医院地址。"),
+    )
+    kind = models.CharField(
+        _("科室类别"),
+        max_length=20,
+        choices=DepartmentKind.choices,
+        blank=True,
+        help_text=_("标准科室类别，导诊按它把症状对应到本院科室；不填则导诊不推荐本科室。"),
     )
     description = models.TextField(_("简介"), blank=True)
     sort_order = models.PositiveIntegerField(_("排序"), default=0)
@@ -288,3 +320,39 @@ class HospitalStaff(models.Model):
 
     def __str__(self):
         return f"{self.user} · {self.hospital} · {self.get_role_display()}"
+
+
+class TriageKeyword(models.Model):
+    """导诊: a symptom or keyword a patient may type, and the department type it points to.
+
+    Platform-wide and curated by superusers (it belongs to no hospital, so hospital staff cannot
+    change it). Only "which department", never medical advice. `min_age`/`max_age` (whole
+    years) make a row apply to some ages only, e.g. 发烧 → 儿科 under 14 and → 内科 from 14; when
+    the patient's age is not given every row applies.
+    """
+
+    keyword = models.CharField(_("关键词"), max_length=20)
+    department_kind = models.CharField(_("科室类别"), max_length=20, choices=DepartmentKind.choices)
+    weight = models.PositiveSmallIntegerField(_("权重"), default=1, help_text=_("越大越靠前（1–10）。"))
+    min_age = models.PositiveSmallIntegerField(_("最小年龄（岁）"), null=True, blank=True)
+    max_age = models.PositiveSmallIntegerField(_("最大年龄（岁）"), null=True, blank=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("导诊关键词")
+        verbose_name_plural = _("导诊关键词")
+        ordering = ["keyword", "-weight", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["keyword", "department_kind"], name="hospital_triagekeyword_unique"),
+            models.CheckConstraint(
+                condition=Q(weight__gte=1, weight__lte=10), name="hospital_triagekeyword_weight_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_age__isnull=True) | Q(max_age__isnull=True) | Q(min_age__lte=models.F("max_age")),
+                name="hospital_triagekeyword_age_range",
+                violation_error_message=_("最小年龄不能大于最大年龄。"),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.keyword} → {self.get_department_kind_display()}"

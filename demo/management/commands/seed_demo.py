@@ -216,6 +216,15 @@ def ensure_patient(*, user: User, name: str, relation: str, birth_date: datetime
     return patient
 
 
+# Each demo department's standard type (hospital.models.DepartmentKind), which 导诊 searches by.
+DEMO_DEPARTMENT_KINDS = {
+    "内科": "internal", "心血管内科": "cardiology", "呼吸内科": "respiratory", "消化内科": "gastroenterology",
+    "内分泌科": "endocrinology", "外科": "surgery", "普外科": "surgery", "骨科": "orthopedics", "泌尿外科": "urology",
+    "儿科": "pediatrics", "儿童呼吸科": "pediatrics", "儿童消化科": "pediatrics", "新生儿科": "pediatrics",
+    "儿童保健科": "pediatrics", "妇产科": "obgyn", "妇科": "gynecology", "产科": "obstetrics", "眼科": "ophthalmology",
+}  # fmt: skip
+
+
 def ensure_departments(hospital: Hospital, tree: dict[str, list[str]]) -> dict[str, Department]:
     """Returns departments by path ("内科" and "内科/心血管内科")."""
     by_path = {}
@@ -224,7 +233,11 @@ def ensure_departments(hospital: Hospital, tree: dict[str, list[str]]) -> dict[s
             hospital=hospital,
             parent=None,
             name=top_name,
-            defaults={"sort_order": top_order * 10, "location": f"门诊楼{top_order}层"},
+            defaults={
+                "sort_order": top_order * 10,
+                "location": f"门诊楼{top_order}层",
+                "kind": DEMO_DEPARTMENT_KINDS.get(top_name, ""),
+            },
         )
         by_path[top_name] = top
         for child_order, child_name in enumerate(children, start=1):
@@ -235,6 +248,7 @@ def ensure_departments(hospital: Hospital, tree: dict[str, list[str]]) -> dict[s
                 defaults={
                     "sort_order": child_order * 10,
                     "location": f"门诊楼{top_order}层{'ABCDEF'[child_order - 1]}区",
+                    "kind": DEMO_DEPARTMENT_KINDS.get(child_name, ""),
                 },
             )
             by_path[f"{top_name}/{child_name}"] = child
