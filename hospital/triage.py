@@ -1,23 +1,19 @@
 """导诊: from what a patient types (胸闷, 孩子发烧, 膝盖疼) to the departments that see it.
 
 Only "which department": the curated `TriageKeyword` table maps keywords to department types,
-and every answer carries the emergency notice. Three queries whatever the data size: the
-matching keywords, the departments of those types, and their next available days.
-
-It reads scheduling (the next available day), so it is a module of its own: hospital's models,
-selectors and admin never import it, and scheduling's import of hospital stays one-way.
+and every answer carries the emergency notice. Two queries whatever the data size: the
+matching keywords, then the departments of those types with their next available days.
 """
 
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, F, Min, OuterRef, Q, Value
+from django.db.models import F, Min, Q, QuerySet, Value
 from django.db.models.functions import Lower, StrIndex
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from hospital.models import Department, TriageKeyword
-from scheduling.models import Schedule, Slot
 
 MAX_RESULTS = 20
 
@@ -52,25 +48,22 @@ def _matching_keywords(*, text: str, age: int | None):
     return rows.values_list("keyword", "department_kind", "weight")
 
 
-def next_available_days(*, department_ids, now: datetime.datetime) -> dict[int, datetime.date]:
-    """For each department, the earliest day of a published session not over yet with an online place left.
+# scheduling.models.Schedule.Status.PUBLISHED: hospital stands below scheduling and may not import
+# it, so the next available day is read through the reverse relations Department.schedules → slots.
+PUBLISHED = "published"
 
-    The session may not be released (放号) yet: it is the day to aim for. One query.
-    """
-    open_place = Slot.objects.filter(schedule=OuterRef("pk"), is_open=True, online_booked__lt=F("online_capacity"))
-    rows = (
-        Schedule.objects.filter(
-            department_id__in=department_ids,
-            status=Schedule.Status.PUBLISHED,
-            end_at__gt=now,
-            doctor__is_active=True,
-        )
-        .filter(Exists(open_place))
-        .values("department_id")
-        .annotate(day=Min("date"))
-        .order_by()
+
+def with_next_available_date(departments: QuerySet[Department], *, now: datetime.datetime) -> QuerySet[Department]:
+    """Annotate `next_available_date`: the earliest day of a published session, not over yet, of an
+    active doctor, with an online place left (it may not be released (放号) yet: the day to aim for)."""
+    open_place = Q(
+        schedules__status=PUBLISHED,
+        schedules__end_at__gt=now,
+        schedules__doctor__is_active=True,
+        schedules__slots__is_open=True,
+        schedules__slots__online_booked__lt=F("schedules__slots__online_capacity"),
     )
-    return {row["department_id"]: row["day"] for row in rows}
+    return departments.annotate(next_available_date=Min("schedules__date", filter=open_place))
 
 
 def departments_for_symptom(
@@ -98,14 +91,13 @@ def departments_for_symptom(
     )
     if hospital_id is not None:
         departments = departments.filter(hospital_id=hospital_id)
-    departments = list(departments)
-    days = next_available_days(department_ids=[department.pk for department in departments], now=now)
+    departments = list(with_next_available_date(departments, now=now))
     matches = [
         DepartmentMatch(
             department=department,
             score=scores[department.kind],
             keywords=sorted(matched[department.kind]),
-            next_available_date=days.get(department.pk),
+            next_available_date=department.next_available_date,
         )
         for department in departments
     ]

@@ -208,7 +208,7 @@ def test_the_api_query_count_is_fixed(client, hospital, django_assert_max_num_qu
         make_session(doctor=DoctorFactory(hospital=hospital, departments=[cardiology]))
         department(hospital, K.RESPIRATORY, name=None)
 
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(3):  # the hospital parameter, the keywords, the departments
         response = client.get(URL, {"q": "胸闷咳嗽", "hospital": hospital.pk})
     assert len(response.json()["results"]) == 2 * size
 
@@ -260,3 +260,10 @@ def test_the_demo_hospitals_answer_with_the_starter_keywords(db, settings):
     child = departments_for_symptom(text="咳嗽", age=6).results
     assert {match.department.kind for match in child} == {K.PEDIATRICS}
     assert departments_for_symptom(text="怀孕").results[0].department.name in {"产科", "妇产科"}
+
+
+def test_the_published_status_it_reads_is_schedulings():
+    from hospital import triage
+    from scheduling.models import Schedule
+
+    assert triage.PUBLISHED == Schedule.Status.PUBLISHED
