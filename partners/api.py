@@ -3,7 +3,7 @@ partner channel on a real-name patient's behalf. Thin: validate → one service 
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -38,6 +38,20 @@ class PartnerView:
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular builds the schema without a key
             return self.model.objects.none()
         return self.scoped(self.request.partner)
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            raise exceptions.NotFound() from None
+
+
+def scoped_get(queryset, **lookup):
+    """The caller's object or a 404 `not_found` (another partner's, or an ungranted hospital's)."""
+    obj = queryset.filter(**lookup).first()
+    if obj is None:
+        raise exceptions.NotFound()
+    return obj
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,7 +258,7 @@ class AppointmentListApi(PartnerView, ListAPIView):
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 64:
             raise exceptions.ValidationError({"Idempotency-Key": ["幂等键最长64个字符。"]})
-        slot = get_object_or_404(selectors.slots_for(partner=request.partner), pk=data.validated_data["slot"])
+        slot = scoped_get(selectors.slots_for(partner=request.partner), pk=data.validated_data["slot"])
         person = data.validated_data["patient"]
         try:
             patient = services.register_patient(partner=request.partner, **person)
@@ -279,7 +293,7 @@ class AppointmentCancelApi(PartnerView, APIView):
         data = self.PartnerCancelInput(data=request.data)
         data.is_valid(raise_exception=True)
         appointments = selectors.appointments_for(partner=request.partner)
-        appointment = get_object_or_404(appointments, order_no=order_no)
+        appointment = scoped_get(appointments, order_no=order_no)
         services.cancel_for_patient(
             partner=request.partner, appointment=appointment, note=data.validated_data["reason"]
         )
