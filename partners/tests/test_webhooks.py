@@ -223,3 +223,11 @@ def test_hospital_staff_cannot_see_deliveries_or_keys(client, webhook, appointme
     assert client.get("/admin/partners/webhookdelivery/").status_code == 403
     assert client.get("/admin/partners/partnerapikey/").status_code == 403
     assert Appointment.objects.filter(partner__isnull=False).exists()
+
+
+def test_the_sweep_is_on_the_clock():
+    from django.core.management import call_command
+    from django_celery_beat.models import PeriodicTask
+
+    call_command("setup_periodic_tasks", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert PeriodicTask.objects.filter(task="partners.tasks.deliver_due_webhooks_task", enabled=True).exists()
