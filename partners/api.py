@@ -298,3 +298,38 @@ class AppointmentCancelApi(PartnerView, APIView):
             partner=request.partner, appointment=appointment, note=data.validated_data["reason"]
         )
         return Response(AppointmentOut(appointments.get(pk=appointment.pk)).data)
+
+
+PAYMENT_METHODS = {"alipay": "wap", "wechat": "native", "sandbox": "page"}
+
+
+class AppointmentPayApi(PartnerView, APIView):
+    """The patient pays on the partner's page: Alipay's URL, WeChat's `code_url` (for a QR code) or the sandbox."""
+
+    throttle_classes = [UserRateThrottle, BookingRateThrottle]
+
+    class PartnerPayInput(serializers.Serializer):
+        provider = serializers.ChoiceField(choices=sorted(PAYMENT_METHODS))
+
+    class PartnerPayOutput(serializers.Serializer):
+        order_no = serializers.CharField()
+        provider = serializers.CharField()
+        redirect_url = serializers.CharField(allow_blank=True)
+        code_url = serializers.CharField(allow_blank=True)
+
+    @extend_schema(tags=[TAG], summary="发起支付", request=PartnerPayInput, responses={200: PartnerPayOutput})
+    def post(self, request, order_no):
+        data = self.PartnerPayInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        appointment = scoped_get(selectors.appointments_for(partner=request.partner), order_no=order_no)
+        provider = data.validated_data["provider"]
+        started = services.pay_for_patient(
+            partner=request.partner, appointment=appointment, provider=provider, method=PAYMENT_METHODS[provider]
+        )
+        body = {
+            "order_no": order_no,
+            "provider": provider,
+            "redirect_url": started.redirect_url,
+            "code_url": started.code_url,
+        }
+        return Response(self.PartnerPayOutput(body).data)

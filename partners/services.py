@@ -108,6 +108,12 @@ def cancel_for_patient(*, partner: Partner, appointment: Appointment, note: str 
     return booking_services.cancel_appointment(user=partner.user, appointment=appointment, note=note)
 
 
+def pay_for_patient(*, partner: Partner, appointment: Appointment, provider: str, method: str):
+    return booking_services.pay_appointment(
+        user=partner.user, appointment=appointment, provider=provider, method=method
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Webhooks
 

@@ -250,6 +250,20 @@ def test_cancel_gives_the_place_back(api, granted):
     assert again.json()["code"] == "cancel_not_allowed"
 
 
+def test_pay_answers_where_the_patient_pays(api, granted, settings, client):
+    settings.PAYMENTS_SANDBOX = True
+    order_no = book(api, granted["slot"]).json()["order_no"]
+    response = api.post(
+        f"{BASE}/appointments/{order_no}/pay/", {"provider": "sandbox"}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["redirect_url"]
+    settings.PAYMENTS_SANDBOX = False
+    refused = api.post(f"{BASE}/appointments/{order_no}/pay/", {"provider": "sandbox"}, content_type="application/json")
+    assert refused.status_code >= 400 and refused.status_code != 500
+    assert api.post(f"{BASE}/appointments/{order_no}/pay/", {"provider": "x"}).status_code == 400
+
+
 def test_appointments_list_filters_by_status(api, granted):
     order_no = book(api, granted["slot"]).json()["order_no"]
     pending = api.get(f"{BASE}/appointments/", {"status": "pending_payment"}).json()["results"]
