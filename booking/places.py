@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Partner, Patient
 from booking import errors
 from booking.models import Appointment
+from booking.signals import appointment_status_changed
 from hospital.channels import Channel
 from hospital.models import BookingRules
 from scheduling.models import RESERVE_RELEASE_FLAGS, Schedule, Slot
@@ -304,4 +305,7 @@ def change_status(*, appointment_id: int, to: str, only_from: tuple[str, ...] | 
     if not allowed:
         raise IllegalTransition(f"nothing moves to {to}")
     fields.setdefault("updated_at", timezone.now())
-    return bool(Appointment.objects.filter(pk=appointment_id, status__in=allowed).update(status=to, **fields))
+    changed = bool(Appointment.objects.filter(pk=appointment_id, status__in=allowed).update(status=to, **fields))
+    if changed:
+        appointment_status_changed.send(sender=Appointment, appointment_id=appointment_id, status=to)
+    return changed

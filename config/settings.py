@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "scheduling",
     "booking",
     "interop",
+    "partners",
     "payments",
     "notifications",
     "demo",
@@ -341,3 +342,12 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "phone", "login"]
 # Successful logins are not logged (every patient's login and address would pile up); failures are.
 AXES_DISABLE_ACCESS_LOG = True
+
+# Partner API webhooks: each attempt's HTTP timeout (seconds), how many attempts in all, and the
+# exponential backoff between them (base × 2^(n-1), capped); the sweep re-queues a pending
+# delivery once its next attempt is this late (a lost message, a broker outage).
+PARTNER_WEBHOOK_TIMEOUT = env.float("PARTNER_WEBHOOK_TIMEOUT", default=5.0)
+PARTNER_WEBHOOK_MAX_ATTEMPTS = env.int("PARTNER_WEBHOOK_MAX_ATTEMPTS", default=10)
+PARTNER_WEBHOOK_RETRY_BASE_SECONDS = env.int("PARTNER_WEBHOOK_RETRY_BASE_SECONDS", default=30)
+PARTNER_WEBHOOK_RETRY_MAX_SECONDS = env.int("PARTNER_WEBHOOK_RETRY_MAX_SECONDS", default=3600)
+PARTNER_WEBHOOK_SWEEP_GRACE_SECONDS = env.int("PARTNER_WEBHOOK_SWEEP_GRACE_SECONDS", default=300)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("payments/", include("payments.urls")),
     path("api/v1/", include("config.api_v1")),
     path("fhir/r4/", include("interop.urls")),
+    path("api/partner/v1/", include("partners.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     # Phone-first account pages, ahead of allauth's: its e-mail pages and e-mailed reset links

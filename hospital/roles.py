@@ -51,6 +51,7 @@ _ROLE_EXTRA = {
         ("hospital", "bookingrules", ("add",)),
         ("scheduling", "scheduletemplate", ("add", "delete")),
         ("scheduling", "schedule", ("add",)),
+        ("partners", "hospitalgrant", ("view", "add")),  # allowing partner platforms (partners/)
     ],
     HospitalStaff.Role.SCHEDULER: [
         ("scheduling", "scheduletemplate", ("add", "delete")),

@@ -18,9 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.id_numbers import check_digit
-from accounts.models import Patient, User
+from accounts.models import Partner, Patient, User
 from hospital.models import BookingRules, Department, Doctor, Hospital, HospitalStaff
 from hospital.roles import assign_staff_role, sync_role_groups
+from partners.models import HospitalGrant, PartnerAPIKey
 from scheduling.models import PERIOD_HOURS, AllocationPolicy, Period, ScheduleTemplate
 from scheduling.services import generate_schedules
 
@@ -174,6 +175,9 @@ STAFF_PHONES = {"city-first": "13900000001", "city-maternal-child": "13900000002
 STAFF_NAMES = {"city-first": "钱管理", "city-maternal-child": "冯管理"}
 SUPERUSER_PHONE = "13900000000"
 SUPERUSER_PASSWORD = "admin12345"
+# The demo partner platform's API key (X-Api-Key), fixed so the README's examples work as written.
+DEMO_PARTNER_KEY = "demopart.DemoPartnerKey-NotForProduction0"
+DEMO_PARTNER_PHONE = "13900000088"
 
 
 def ensure_user(*, phone: str, password: str, name: str, **flags) -> User:
@@ -297,6 +301,28 @@ def ensure_rules(hospital: Hospital, departments: dict[str, Department], overrid
         )
 
 
+def ensure_demo_partner(*, granted_by: User) -> Partner:
+    """演示挂号平台: one partner with the fixed demo key, granted by every demo hospital."""
+    try:
+        user = User.objects.get_by_phone(DEMO_PARTNER_PHONE)
+    except User.DoesNotExist:  # a service account: no password, nobody logs in with it
+        user = User.objects.create_user(DEMO_PARTNER_PHONE, None, name="演示挂号平台")
+    partner, _created = Partner.objects.update_or_create(
+        code="demo-platform", defaults={"name": "演示挂号平台", "user": user, "is_active": True}
+    )
+    prefix, _dot, _secret = DEMO_PARTNER_KEY.partition(".")
+    if not PartnerAPIKey.objects.filter(prefix=prefix).exists():
+        hashed = PartnerAPIKey.objects.key_generator.hash(DEMO_PARTNER_KEY)
+        PartnerAPIKey.objects.create(
+            id=f"{prefix}.{hashed}", prefix=prefix, hashed_key=hashed, name="演示密钥", partner=partner
+        )
+    for spec in HOSPITALS:
+        hospital = Hospital.objects.get(code=spec["code"])
+        if not HospitalGrant.objects.filter(partner=partner, hospital=hospital, revoked_at__isnull=True).exists():
+            HospitalGrant.objects.create(partner=partner, hospital=hospital, granted_by=granted_by)
+    return partner
+
+
 class Command(BaseCommand):
     help = "载入演示数据（可重复执行）：两家医院、科室、医生、排班、演示患者和管理员账号。"
 
@@ -343,10 +369,11 @@ class Command(BaseCommand):
         )  # fmt: skip
         logins.insert(0, DemoLogin("患者 张三", PATIENT_PHONE, DEMO_PASSWORD))
 
-        ensure_user(
+        superuser = ensure_user(
             phone=SUPERUSER_PHONE, password=SUPERUSER_PASSWORD, name="系统管理员", is_staff=True, is_superuser=True
         )
         logins.append(DemoLogin("超级管理员", SUPERUSER_PHONE, SUPERUSER_PASSWORD))
+        ensure_demo_partner(granted_by=superuser)
         return logins
 
     def report(self, logins: list[DemoLogin]) -> None:
@@ -360,6 +387,7 @@ class Command(BaseCommand):
             *[f"    {login.role}：{login.phone} / {login.password}" for login in logins],
             "  患者在网页上用短信验证码登录；开发环境不发短信，验证码打印在 worker 日志（SMS to …）里。",
             "  密码用于管理后台和 App 接口（/_allauth/app/v1/auth/login）。",
+            f"  合作平台接口：{site}/api/partner/v1/ ，演示挂号平台的密钥（X-Api-Key）：{DEMO_PARTNER_KEY}",
             "",
         ]
         self.stdout.write("\n".join(lines))
