@@ -272,6 +272,8 @@ def _reschedule(*, user, appointment_id, slot_id, idempotency_key, idempotency_b
     if refund_old:
         old.refund_requested_at = now
         _request_refund_on_commit(old)
+    if old.status == Status.PENDING_PAYMENT:
+        _close_payments_on_commit(old.order_no)
     if returned_to == Channel.ONLINE:
         offer_to_waitlist(slot=old_slot, now=now)
     notices.appointment_rescheduled(appointment, old=old)
@@ -305,6 +307,16 @@ def _end_appointment(
     if offer and returned_to == Channel.ONLINE:
         offer_to_waitlist(slot=slot, now=now)
     return appointment
+
+
+def _close_payments_on_commit(order_no: str) -> None:
+    """An unpaid order that moved to a new order: close its open payments at the provider.
+
+    Money that arrived meanwhile is settled and, the order no longer waiting, refunded.
+    """
+    from payments.tasks import settle_or_close_order
+
+    transaction.on_commit(lambda: settle_or_close_order.delay(order_no), robust=True)
 
 
 def _request_refund_on_commit(appointment: Appointment) -> None:

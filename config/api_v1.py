@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("hospital.api_urls")),
     path("", include("accounts.api_urls")),
     path("", include("booking.api_urls")),
+    path("", include("booking.api_reschedule")),
 ]

@@ -284,6 +284,21 @@ def test_free_new_slot_confirms_and_refunds(
     assert Refund.objects.get().amount_fen == old.fee_fen
 
 
+def test_open_payments_of_an_unpaid_moved_order_are_closed(
+    sandbox, patient, slot, other_slot, django_capture_on_commit_callbacks
+):
+    old = _book(patient, slot)
+    started = pay_appointment(user=patient.user, appointment=old, provider="sandbox", method="page")
+    with django_capture_on_commit_callbacks(execute=True):
+        new = reschedule_appointment(user=patient.user, appointment=old, slot_id=other_slot.pk)
+    started.payment.refresh_from_db()
+    assert started.payment.status == Payment.Status.CLOSED
+    assert new.order_no != old.order_no  # the new order is paid afresh
+    assert pay_appointment(user=patient.user, appointment=new, provider="sandbox", method="page").payment.order_no == (
+        new.order_no
+    )
+
+
 def test_late_money_for_an_unpaid_moved_order_is_refunded(patient, slot, other_slot):
     from booking.services import record_payment
 
@@ -377,3 +392,127 @@ def test_reschedule_races_a_booking_for_the_last_place(attempt):
     for slot in (home, last):
         holding = Appointment.objects.filter(slot=slot, status__in=Appointment.PLACE_HOLDING).count()
         assert holding == slot.booked
+
+
+# ---------------------------------------------------------------------------------------------
+# The API: POST /api/v1/appointments/{order_no}/reschedule/
+
+
+def _url(order_no):
+    return f"/api/v1/appointments/{order_no}/reschedule/"
+
+
+def test_api_reschedules_the_callers_appointment(client, patient, slot, other_slot):
+    old = _book(patient, slot)
+    client.force_login(patient.user)
+    response = client.post(_url(old.order_no), {"slot": other_slot.pk}, content_type="application/json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    new = Appointment.objects.get(order_no=body["order_no"])
+    assert new.slot_id == other_slot.pk
+    assert body["status"] == "pending_payment" and body["amount_due_fen"] == new.fee_fen
+    assert body["rescheduled_from"] == old.order_no and body["refund_fen"] == 0
+    assert {"fee_fen", "queue_number", "estimated_at", "pay_deadline"} <= set(body)
+
+
+def test_api_paid_same_fee_keeps_the_order_number(client, sandbox, patient, slot, other_slot):
+    old = _paid(client, patient, slot)
+    client.force_login(patient.user)
+    response = client.post(_url(old.order_no), {"slot": other_slot.pk}, content_type="application/json")
+    body = response.json()
+    assert response.status_code == 201
+    assert body["order_no"] == old.order_no and body["status"] == "confirmed" and body["amount_due_fen"] == 0
+    assert body["rescheduled_from"] == f"{old.order_no}-1"
+
+
+def test_api_another_users_order_is_404(client, patient, slot, other_slot, outsider):
+    old = _book(patient, slot)
+    client.force_login(outsider)
+    response = client.post(_url(old.order_no), {"slot": other_slot.pk}, content_type="application/json")
+    assert response.status_code == 404 and response.json()["code"]
+    assert _counts(slot, other_slot) == [1, 0]
+
+
+def test_api_needs_authentication(client, patient, slot, other_slot):
+    old = _book(patient, slot)
+    response = client.post(_url(old.order_no), {"slot": other_slot.pk}, content_type="application/json")
+    assert response.status_code == 401
+
+
+def test_api_full_slot_is_409_and_the_old_stays(client, patient, slot, doctor, session):
+    full = make_session(doctor=doctor, date=session.date + datetime.timedelta(days=1), places=1).slots.get()
+    _book(PatientFactory(), full)
+    old = _book(patient, slot)
+    client.force_login(patient.user)
+    response = client.post(_url(old.order_no), {"slot": full.pk}, content_type="application/json")
+    assert response.status_code == 409 and response.json()["code"] == "slot_full"
+    old.refresh_from_db()
+    assert old.status == Status.PENDING_PAYMENT
+
+
+def test_api_limit_reached_is_409(client, patient, slot, other_slot, session, doctor):
+    third = make_session(doctor=doctor, date=session.date + datetime.timedelta(days=2)).slots.get()
+    client.force_login(patient.user)
+    first = client.post(_url(_book(patient, slot).order_no), {"slot": other_slot.pk}, content_type="application/json")
+    second = client.post(_url(first.json()["order_no"]), {"slot": third.pk}, content_type="application/json")
+    assert second.status_code == 409 and second.json()["code"] == "reschedule_limit_reached"
+
+
+@pytest.mark.parametrize("payload", [{}, {"slot": "x"}, {"slot": 0}, {"slot": 2**70}, {"slot": None}])
+def test_api_bad_input_is_400(client, patient, slot, payload):
+    old = _book(patient, slot)
+    client.force_login(patient.user)
+    response = client.post(_url(old.order_no), payload, content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+
+
+def test_api_unknown_slot_is_409(client, patient, slot):
+    old = _book(patient, slot)
+    client.force_login(patient.user)
+    response = client.post(_url(old.order_no), {"slot": 2**62}, content_type="application/json")
+    assert response.status_code == 409 and response.json()["code"] == "reschedule_not_allowed"
+
+
+def test_api_idempotent_retry_and_reused_key(client, patient, slot, other_slot, session, doctor):
+    third = make_session(doctor=doctor, date=session.date + datetime.timedelta(days=2)).slots.get()
+    old = _book(patient, slot)
+    client.force_login(patient.user)
+    headers = {"Idempotency-Key": "move-1"}
+    first = client.post(_url(old.order_no), {"slot": other_slot.pk}, content_type="application/json", headers=headers)
+    again = client.post(_url(old.order_no), {"slot": other_slot.pk}, content_type="application/json", headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert _counts(slot, other_slot) == [0, 1]
+    reused = client.post(_url(old.order_no), {"slot": third.pk}, content_type="application/json", headers=headers)
+    assert reused.status_code == 422 and reused.json()["code"] == "idempotency_key_reused"
+
+
+def test_api_overlong_idempotency_key_is_400(client, patient, slot, other_slot):
+    old = _book(patient, slot)
+    client.force_login(patient.user)
+    response = client.post(
+        _url(old.order_no),
+        {"slot": other_slot.pk},
+        content_type="application/json",
+        headers={"Idempotency-Key": "k" * 65},
+    )
+    assert response.status_code == 400
+
+
+def test_api_reschedule_is_throttled(client, patient, slot, monkeypatch):
+    from django.core.cache import cache
+
+    from config.api import BookingRateThrottle
+
+    # DRF reads the rates once, into the class: a tighter booking rate for this test only.
+    monkeypatch.setattr(
+        BookingRateThrottle, "THROTTLE_RATES", {**BookingRateThrottle.THROTTLE_RATES, "booking": "2/min"}
+    )
+    cache.clear()
+    old = _book(patient, slot)
+    client.force_login(patient.user)
+    codes = [
+        client.post(_url(old.order_no), {"slot": slot.pk}, content_type="application/json").status_code
+        for _ in range(3)
+    ]
+    assert codes == [409, 409, 429]
