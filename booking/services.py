@@ -181,13 +181,18 @@ def reschedule_fingerprint(*, order_no: str, slot_id: int) -> str:
     return hashlib.sha256(f"reschedule:{order_no}:{slot_id}".encode()).hexdigest()
 
 
-def _check_reschedulable(*, old: Appointment, old_slot: Slot, new_slot: Slot, now) -> None:
-    if old.status not in RESCHEDULABLE:
-        raise errors.RescheduleNotAllowed(reason=_("当前状态为“%s”") % old.get_status_display())
-    if new_slot.pk == old_slot.pk:
+def _check_target(*, old: Appointment, new_slot: Slot) -> None:
+    """A hospital moves a booking to another time of the same doctor, never to another doctor."""
+    if new_slot.pk == old.slot_id:
         raise errors.RescheduleNotAllowed(reason=_("新时段与原预约相同"))
     if new_slot.schedule.doctor_id != old.doctor_id:
         raise errors.RescheduleNotAllowed(reason=_("只能改约同一医生的其他时段或其他日期"))
+
+
+def _check_reschedulable(*, old: Appointment, old_slot: Slot, new_slot: Slot, now) -> None:
+    if old.status not in RESCHEDULABLE:
+        raise errors.RescheduleNotAllowed(reason=_("当前状态为“%s”") % old.get_status_display())
+    _check_target(old=old, new_slot=new_slot)
     deadline_minutes = (old.rules_snapshot or {}).get("cancel_deadline_minutes", 0)
     if now > old_slot.start_at - datetime.timedelta(minutes=deadline_minutes):
         raise errors.RescheduleNotAllowed(reason=_("已超过退号截止时间（就诊前%d分钟）") % deadline_minutes)
@@ -198,8 +203,17 @@ def _reschedule(*, user, appointment_id, slot_id, idempotency_key, idempotency_b
     unlocked = Appointment.objects.select_related("patient").get(pk=appointment_id)
     channel = unlocked.channel
     eligibility.check_actor(user=user, patient=unlocked.patient, channel=channel, hospital_id=unlocked.hospital_id)
-    if not Slot.objects.filter(pk=slot_id).exists():
+    target = Slot.objects.select_related("schedule").filter(pk=slot_id).first()
+    if target is None:
         raise errors.RescheduleNotAllowed(reason=_("号源不存在"))
+    _check_target(old=unlocked, new_slot=target)
+    if target.free_of(channel) <= 0 and not (channel in places.STAFF_CHANNELS and target.channel_released(channel)):
+        # Fast refusal before any lock (as in booking): a full row read here is full; a free one
+        # proves nothing, the conditional UPDATE below decides. A retry of a move that took the
+        # last place must still get its first result.
+        if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
+            raise places.IdempotentReplay()
+        places.raise_slot_full(channel=channel)
     # Lock order: person → slots (in id order) → appointment.
     places.lock_person(unlocked.patient)
     patient = Patient.objects.get(pk=unlocked.patient_id)

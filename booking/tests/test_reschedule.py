@@ -516,3 +516,25 @@ def test_api_reschedule_is_throttled(client, patient, slot, monkeypatch):
         for _ in range(3)
     ]
     assert codes == [409, 409, 429]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_a_double_submitted_reschedule_moves_once():
+    doctor = DoctorFactory(registration_fee_fen=2000)
+    BookingRulesFactory(hospital=doctor.hospital, **ALL_ONLINE)
+    home = make_session(doctor=doctor, places=2).slots.get()
+    day_after = home.schedule.date + datetime.timedelta(days=1)
+    there = make_session(doctor=doctor, date=day_after, places=2).slots.get()
+    mover = PatientFactory()
+    old = book_slot(user=mover.user, patient=mover, slot=home)
+
+    outcomes = _run_together(
+        *[lambda: reschedule_appointment(user=mover.user, appointment=old, slot_id=there.pk) for _ in range(3)]
+    )
+    assert len([o for o in outcomes if isinstance(o, Appointment)]) == 1, outcomes
+    assert outcomes.count("reschedule_not_allowed") == 2, outcomes
+    home.refresh_from_db()
+    there.refresh_from_db()
+    assert (home.booked, there.booked) == (0, 1)
+    assert Appointment.objects.filter(patient=mover, status__in=Appointment.ACTIVE).count() == 1
