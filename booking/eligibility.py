@@ -24,7 +24,7 @@ from scheduling.models import Schedule, Slot, local_datetime
 
 Status = Appointment.Status
 # Appointments that no longer count towards a patient's limits.
-NOT_COUNTED = (Status.CANCELLED, Status.EXPIRED, Status.REFUNDED)
+NOT_COUNTED = (Status.CANCELLED, Status.EXPIRED, Status.REFUNDED, Status.RESCHEDULED)
 LIMIT_LABELS = {
     "department_day": "同一科室每天",
     "hospital_day": "本院每天",
@@ -93,8 +93,14 @@ def check_timing(*, schedule: Schedule, slot: Slot, channel: str, rules: Booking
             raise errors.BookingClosed()
 
 
-def check_person(*, patient: Patient, schedule: Schedule, rules: BookingRules, channel: str, now) -> None:
-    """Real name, bans, one appointment per doctor per day, and the per-person limits."""
+def check_person(
+    *, patient: Patient, schedule: Schedule, rules: BookingRules, channel: str, now, moving: int | None = None
+) -> None:
+    """Real name, bans, one appointment per doctor per day, and the per-person limits.
+
+    `moving`: the id of the person's appointment being rescheduled (改约); it is about to give
+    its place up, so it counts against neither the limits nor one-per-doctor-per-day.
+    """
     hospital_id = schedule.doctor.hospital_id
     if rules.real_name_required and not patient.has_real_name:
         raise errors.RealNameRequired()
@@ -106,6 +112,8 @@ def check_person(*, patient: Patient, schedule: Schedule, rules: BookingRules, c
     counted = Appointment.objects.filter(person_key=patient.person_key, hospital_id=hospital_id).exclude(
         status__in=NOT_COUNTED
     )
+    if moving is not None:
+        counted = counted.exclude(pk=moving)
     usage = counted.aggregate(
         same_doctor=Count(
             "pk", filter=Q(doctor_id=schedule.doctor_id, visit_date=schedule.date, status__in=Appointment.ACTIVE)

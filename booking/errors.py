@@ -139,3 +139,13 @@ class IdempotencyKeyReused(BookingError):
 class PatientInactive(BookingError):
     code = "patient_inactive"
     message = _("该就诊人已停用，不能预约。")
+
+
+class RescheduleNotAllowed(BookingError):
+    code = "reschedule_not_allowed"
+    message = _("该预约不能改约：%(reason)s")
+
+
+class RescheduleLimitReached(BookingError):
+    code = "reschedule_limit_reached"
+    message = _("该预约已改约%(count)d次，本院规定每笔预约最多改约%(maximum)d次。")

@@ -22,6 +22,7 @@ class Appointment(models.Model):
         EXPIRED = "expired", _("超时未支付")
         NO_SHOW = "no_show", _("爽约")
         REFUNDED = "refunded", _("已退款")
+        RESCHEDULED = "rescheduled", _("已改约")
 
     class CancelReason(models.TextChoices):
         PATIENT = "patient", _("患者取消")
@@ -39,11 +40,13 @@ class Appointment(models.Model):
     # Statuses that count as "an active appointment" for the one-per-doctor-per-day rule.
     ACTIVE = (Status.PENDING_PAYMENT, Status.CONFIRMED, Status.CHECKED_IN)
     TRANSITIONS = {
-        Status.PENDING_PAYMENT: {Status.CONFIRMED, Status.CANCELLED, Status.EXPIRED},
-        Status.CONFIRMED: {Status.CHECKED_IN, Status.CANCELLED, Status.NO_SHOW},
+        Status.PENDING_PAYMENT: {Status.CONFIRMED, Status.CANCELLED, Status.EXPIRED, Status.RESCHEDULED},
+        Status.CONFIRMED: {Status.CHECKED_IN, Status.CANCELLED, Status.NO_SHOW, Status.RESCHEDULED},
         Status.CHECKED_IN: {Status.COMPLETED, Status.CANCELLED},
         Status.CANCELLED: {Status.REFUNDED},
         Status.EXPIRED: {Status.REFUNDED},
+        # A paid order moved to a place with another fee is refunded in full (see reschedule_appointment).
+        Status.RESCHEDULED: {Status.REFUNDED},
         Status.COMPLETED: set(),
         Status.NO_SHOW: set(),
         Status.REFUNDED: set(),
@@ -93,6 +96,15 @@ class Appointment(models.Model):
         blank=True,
         related_name="+",
     )
+    rescheduled_from = models.OneToOneField(
+        "self",
+        verbose_name=_("改约自"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rescheduled_to",
+    )
+    reschedule_count = models.PositiveSmallIntegerField(_("改约次数"), default=0)
     refund_requested_at = models.DateTimeField(_("申请退款时间"), null=True, blank=True)
     refunded_at = models.DateTimeField(_("退款完成时间"), null=True, blank=True)
     rules_version = models.PositiveIntegerField(_("预约规则版本"))

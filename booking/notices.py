@@ -88,6 +88,22 @@ def appointment_confirmed(appointment: Appointment) -> None:
     )
 
 
+def appointment_rescheduled(appointment: Appointment, *, old: Appointment) -> None:
+    """改约: the new time, and what is left to pay when the new place costs something to pay."""
+    params = {
+        **_to_come(appointment),
+        "old_time": old.estimated_at,
+        "queue_number": appointment.queue_number,
+        "order_no": appointment.order_no,
+    }
+    if appointment.status == Appointment.Status.PENDING_PAYMENT:
+        del params["queue_number"]
+        params.update(deadline=appointment.payment_deadline, amount=appointment.fee_fen)
+        _send(appointment.patient, "booking_rescheduled_pending_payment", params)
+    else:
+        _send(appointment.patient, "booking_rescheduled", params, dedupe_key=f"rescheduled:{appointment.pk}")
+
+
 def appointment_cancelled(appointment: Appointment) -> None:
     _send(appointment.patient, "booking_cancelled", {**_visit(appointment), "order_no": appointment.order_no})
 

@@ -92,6 +92,17 @@ def lock_slots(*, schedule_id: int, **filters) -> list[Slot]:
     return list(Slot.objects.select_for_update().filter(schedule_id=schedule_id, **filters).order_by("pk"))
 
 
+def lock_slots_by_id(slot_ids) -> dict[int, Slot]:
+    """Lock any slots (of any sessions) in id order, with their session, doctor and department."""
+    queryset = (
+        Slot.objects.select_for_update(of=("self",))
+        .select_related("schedule__doctor__hospital", "schedule__department")
+        .filter(pk__in=set(slot_ids))
+        .order_by("pk")
+    )
+    return {slot.pk: slot for slot in queryset}
+
+
 # ---------------------------------------------------------------------------------------------
 # Taking and giving back places
 
@@ -159,6 +170,11 @@ def assign_number(*, slot: Slot) -> tuple[int, datetime.datetime]:
     return first + index, slot.start_at + step * index
 
 
+def pays_online_for(*, schedule: Schedule, rules: BookingRules, channel: str) -> bool:
+    """Whether an order in this session is paid online before the visit (else at the desk, or free)."""
+    return schedule.fee_fen > 0 and not rules.pay_at_desk and channel not in STAFF_CHANNELS
+
+
 def new_order_no(now: datetime.datetime) -> str:
     return f"{timezone.localtime(now):%Y%m%d%H%M%S}{secrets.randbelow(10**10):010d}"
 
@@ -175,13 +191,19 @@ def place_appointment(
     payment_minutes: int,
     idempotency_key: str | None = None,
     idempotency_body: str = "",
+    place_taken: bool = False,
+    **overrides,
 ) -> Appointment:
-    """Take a place and write the order. Must run inside the caller's transaction."""
+    """Take a place and write the order. Must run inside the caller's transaction.
+
+    `place_taken`: the caller already took the place with `take_place` (a reschedule takes the new
+    place, then releases the old one, then writes the order). `overrides` replace computed fields.
+    """
     schedule = slot.schedule
-    if not take_place(slot_id=slot.pk, channel=channel):
+    if not place_taken and not take_place(slot_id=slot.pk, channel=channel):
         raise_not_placed(slot=slot, channel=channel)
     queue_number, estimated_at = assign_number(slot=slot)
-    pays_online = schedule.fee_fen > 0 and not rules.pay_at_desk and channel not in STAFF_CHANNELS
+    pays_online = pays_online_for(schedule=schedule, rules=rules, channel=channel)
     deadline = min(now + datetime.timedelta(minutes=payment_minutes), slot.start_at) if pays_online else None
     fields = {
         "patient": patient,
@@ -205,8 +227,10 @@ def place_appointment(
         "idempotency_key": idempotency_key,
         "idempotency_body": idempotency_body,
     }
-    for _attempt in range(3):
-        order_no = new_order_no(now)
+    carried_order_no = overrides.pop("order_no", None)  # a reschedule keeps a paid order's number
+    fields.update(overrides)
+    for _attempt in range(1 if carried_order_no else 3):
+        order_no = carried_order_no or new_order_no(now)
         try:
             with transaction.atomic():
                 return Appointment.objects.create(order_no=order_no, **fields)
@@ -219,7 +243,7 @@ def place_appointment(
             if name in ONE_ACTIVE_CONSTRAINTS:
                 raise errors.DuplicateBooking() from exc
             raise
-    raise RuntimeError("could not draw a unique order number")
+    raise RuntimeError("could not draw (or keep) a unique order number")
 
 
 IDEMPOTENCY_CONSTRAINTS = ("booking_appointment_idempotency_key", "booking_appointment_idempotency_key_per_partner")

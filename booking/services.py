@@ -131,6 +131,170 @@ def _book_slot(*, user, patient, slot_id, channel, idempotency_key, idempotency_
 
 
 # ---------------------------------------------------------------------------------------------
+# 改约 (reschedule)
+
+RESCHEDULABLE = (Status.PENDING_PAYMENT, Status.CONFIRMED)
+
+
+def reschedule_appointment(
+    *,
+    user,
+    appointment: Appointment,
+    slot_id: int,
+    idempotency_key: str | None = None,
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    """改约: move an appointment to another segment or another day of the same doctor; returns the new one.
+
+    One transaction: the new place is taken before the old one is given back, so a full new slot
+    (`SlotFull`) leaves the old appointment exactly as it was, and the patient never holds neither.
+    The new slot is checked like a booking (release, window, timing, bans, limits), except that the
+    appointment being moved counts against neither the limits nor one-per-doctor-per-day. It is
+    not a cancellation: no late-cancel record, and the freed place goes to the waitlist as usual.
+
+    Money: a paid order moving to a place of the same fee keeps its order number, so its payment
+    simply carries over (the old row is renamed `<order_no>-<n>` and keeps the history). Otherwise
+    the new appointment is a new order: unpaid orders keep their payment deadline; a paid order
+    moving to another fee is refunded in full and the new fee is paid (the difference, net).
+    The rules (`BookingRules.max_reschedules`) say how many times one booking may move.
+    """
+    body = ""
+    if idempotency_key:
+        body = reschedule_fingerprint(order_no=appointment.order_no, slot_id=slot_id)
+        existing = _original_for_key(user=user, idempotency_key=idempotency_key)
+        if existing is not None:
+            return _replay(existing, body=body)
+    try:
+        return _reschedule(
+            user=user,
+            appointment_id=appointment.pk,
+            slot_id=slot_id,
+            idempotency_key=idempotency_key,
+            idempotency_body=body,
+            now=now or timezone.now(),
+        )
+    except places.IdempotentReplay:
+        return _replay(_original_for_key(user=user, idempotency_key=idempotency_key), body=body)
+
+
+def reschedule_fingerprint(*, order_no: str, slot_id: int) -> str:
+    return hashlib.sha256(f"reschedule:{order_no}:{slot_id}".encode()).hexdigest()
+
+
+def _check_target(*, old: Appointment, new_slot: Slot) -> None:
+    """A hospital moves a booking to another time of the same doctor, never to another doctor."""
+    if new_slot.pk == old.slot_id:
+        raise errors.RescheduleNotAllowed(reason=_("新时段与原预约相同"))
+    if new_slot.schedule.doctor_id != old.doctor_id:
+        raise errors.RescheduleNotAllowed(reason=_("只能改约同一医生的其他时段或其他日期"))
+
+
+def _check_reschedulable(*, old: Appointment, old_slot: Slot, new_slot: Slot, now) -> None:
+    if old.status not in RESCHEDULABLE:
+        raise errors.RescheduleNotAllowed(reason=_("当前状态为“%s”") % old.get_status_display())
+    _check_target(old=old, new_slot=new_slot)
+    deadline_minutes = (old.rules_snapshot or {}).get("cancel_deadline_minutes", 0)
+    if now > old_slot.start_at - datetime.timedelta(minutes=deadline_minutes):
+        raise errors.RescheduleNotAllowed(reason=_("已超过退号截止时间（就诊前%d分钟）") % deadline_minutes)
+
+
+@transaction.atomic
+def _reschedule(*, user, appointment_id, slot_id, idempotency_key, idempotency_body, now) -> Appointment:
+    unlocked = Appointment.objects.select_related("patient").get(pk=appointment_id)
+    channel = unlocked.channel
+    eligibility.check_actor(user=user, patient=unlocked.patient, channel=channel, hospital_id=unlocked.hospital_id)
+    target = Slot.objects.select_related("schedule").filter(pk=slot_id).first()
+    if target is None:
+        raise errors.RescheduleNotAllowed(reason=_("号源不存在"))
+    _check_target(old=unlocked, new_slot=target)
+    if target.free_of(channel) <= 0 and not (channel in places.STAFF_CHANNELS and target.channel_released(channel)):
+        # Fast refusal before any lock (as in booking): a full row read here is full; a free one
+        # proves nothing, the conditional UPDATE below decides. A retry of a move that took the
+        # last place must still get its first result.
+        if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
+            raise places.IdempotentReplay()
+        places.raise_slot_full(channel=channel)
+    # Lock order: person → slots (in id order) → appointment.
+    places.lock_person(unlocked.patient)
+    patient = Patient.objects.get(pk=unlocked.patient_id)
+    if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
+        raise places.IdempotentReplay()  # the first request with this key committed while we waited
+    slots = places.lock_slots_by_id([unlocked.slot_id, slot_id])
+    old_slot, new_slot = slots[unlocked.slot_id], slots[slot_id]
+    old = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("patient__user", "hospital", "department", "doctor")
+        .get(pk=appointment_id)
+    )
+    _check_reschedulable(old=old, old_slot=old_slot, new_slot=new_slot, now=now)
+    schedule = new_slot.schedule
+    rules = eligibility.schedule_rules(schedule)
+    if old.reschedule_count >= rules.max_reschedules:
+        raise errors.RescheduleLimitReached(count=old.reschedule_count, maximum=rules.max_reschedules)
+    if schedule.status != Schedule.Status.PUBLISHED or not new_slot.is_open:
+        raise errors.ScheduleUnavailable()
+    if schedule.uses_requests and schedule.drawn_at is None and channel not in places.STAFF_CHANNELS:
+        raise errors.RequestsOnly()
+    eligibility.check_timing(schedule=schedule, slot=new_slot, channel=channel, rules=rules, now=now)
+    eligibility.check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now, moving=old.pk)
+
+    # 1. Take the new place: if it is gone, nothing has changed yet.
+    if not places.take_place(slot_id=new_slot.pk, channel=channel):
+        places.raise_not_placed(slot=new_slot, channel=channel)
+
+    # 2. Release the old one (not a cancellation), before the new row needs its one-per-day spot.
+    carry_payment = old.paid_at is not None and old.fee_fen == schedule.fee_fen
+    refund_old = old.paid_at is not None and not carry_payment
+    released = {"cancelled_at": now, "cancelled_by": user}
+    if carry_payment:  # the order number, and with it the payment, moves to the new row
+        released.update(order_no=f"{old.order_no}-{old.reschedule_count + 1}", paid_at=None)
+    if refund_old:
+        released["refund_requested_at"] = now
+    if not places.change_status(
+        appointment_id=old.pk, to=Status.RESCHEDULED, only_from=(old.status,), updated_at=now, **released
+    ):
+        raise places.IllegalTransition(f"appointment {old.pk} left {old.status} under its lock")
+    returned_to = places.give_back_place(slot=old_slot, channel=channel)
+
+    # 3. Write the new order.
+    overrides = {"rescheduled_from": old, "reschedule_count": old.reschedule_count + 1}
+    if carry_payment:
+        overrides.update(
+            order_no=old.order_no,
+            status=Status.CONFIRMED,
+            paid_at=old.paid_at,
+            payment_deadline=old.payment_deadline,
+        )
+    elif old.status == Status.PENDING_PAYMENT and places.pays_online_for(
+        schedule=schedule, rules=rules, channel=channel
+    ):
+        overrides["payment_deadline"] = min(old.payment_deadline, new_slot.start_at)  # moving never buys time
+    appointment = places.place_appointment(
+        slot=new_slot,
+        patient=patient,
+        channel=channel,
+        user=user,
+        partner=old.partner,
+        rules=rules,
+        now=now,
+        payment_minutes=rules.payment_timeout_minutes,
+        idempotency_key=idempotency_key,
+        idempotency_body=idempotency_body,
+        place_taken=True,
+        **overrides,
+    )
+    if refund_old:
+        old.refund_requested_at = now
+        _request_refund_on_commit(old)
+    if old.status == Status.PENDING_PAYMENT:
+        _close_payments_on_commit(old.order_no)
+    if returned_to == Channel.ONLINE:
+        offer_to_waitlist(slot=old_slot, now=now)
+    notices.appointment_rescheduled(appointment, old=old)
+    return appointment
+
+
+# ---------------------------------------------------------------------------------------------
 # Ending an appointment: cancel, expire, 停诊
 
 
@@ -157,6 +321,16 @@ def _end_appointment(
     if offer and returned_to == Channel.ONLINE:
         offer_to_waitlist(slot=slot, now=now)
     return appointment
+
+
+def _close_payments_on_commit(order_no: str) -> None:
+    """An unpaid order that moved to a new order: close its open payments at the provider.
+
+    Money that arrived meanwhile is settled and, the order no longer waiting, refunded.
+    """
+    from payments.tasks import settle_or_close_order
+
+    transaction.on_commit(lambda: settle_or_close_order.delay(order_no), robust=True)
 
 
 def _request_refund_on_commit(appointment: Appointment) -> None:

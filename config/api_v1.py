@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("hospital.api_triage")),
     path("", include("accounts.api_urls")),
     path("", include("booking.api_urls")),
+    path("", include("booking.api_reschedule")),
 ]

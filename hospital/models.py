@@ -187,6 +187,9 @@ class BookingRules(models.Model):
     cancel_deadline_minutes = models.PositiveIntegerField(_("就诊前多少分钟截止退号"), default=120)
     late_cancel_hours = models.PositiveIntegerField(_("就诊前多少小时内退号计为爽约记录"), default=24)
     payment_timeout_minutes = models.PositiveIntegerField(_("支付时限（分钟）"), default=10)
+    max_reschedules = models.PositiveSmallIntegerField(
+        _("每笔预约可改约次数"), default=1, help_text=_("0 表示不允许改约。改约不计为退号。")
+    )
     pay_at_desk = models.BooleanField(_("到院窗口缴费"), default=False)
     real_name_required = models.BooleanField(_("实名制预约"), default=True)
 

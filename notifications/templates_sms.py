@@ -204,6 +204,25 @@ SMS_TEMPLATES: dict[str, SmsTemplate] = dict(
             "订单号{order_no}，号源已释放。",
             ["patient", "hospital", "department", "doctor", "time", "order_no"],
         ),
+        _template(
+            "booking_rescheduled",
+            "{patient}，您在{hospital}{department}{doctor}医生{old_time}的预约已改约至{time}，就诊序号{queue_number}，"
+            "订单号{order_no}。就诊地点：{location}。请按时到院签到就诊。",
+            ["patient", "hospital", "department", "doctor", "old_time", "time", "queue_number", "order_no", "location"],
+            blank_defaults=WHERE_DEFAULT,
+        ),
+        _template(
+            "booking_rescheduled_pending_payment",
+            "{patient}，您在{hospital}{department}{doctor}医生{old_time}的预约已改约至{time}，新号源已为您保留，"
+            "请在{deadline}前支付挂号费{amount}元，逾期将自动取消；原订单如已支付，费用将原路退回。就诊地点：{location}。"
+            "订单号{order_no}。",
+            [
+                *("patient", "hospital", "department", "doctor", "old_time", "time"),
+                *("deadline", "amount", "location", "order_no"),
+            ],
+            money=("amount",),
+            blank_defaults=WHERE_DEFAULT,
+        ),
     ]
 )
 

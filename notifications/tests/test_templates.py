@@ -29,6 +29,8 @@ CONTRACT = {
     "visit_reminder": VISIT | {"queue_number", "location"},
     "refund_completed": {"patient", "order_no", "amount"},
     "payment_expired": VISIT | {"order_no"},
+    "booking_rescheduled": VISIT | {"old_time", "queue_number", "order_no", "location"},
+    "booking_rescheduled_pending_payment": VISIT | {"old_time", "deadline", "amount", "location", "order_no"},
 }
 MOMENT = datetime.datetime(2025, 3, 4, 0, 30, tzinfo=datetime.UTC)
 
@@ -106,7 +108,7 @@ def test_a_moment_given_as_bare_text_or_time_is_refused(code, moment):
 
 def test_every_message_about_a_visit_names_the_hospital_and_the_department():
     about_visits = [t for t in SMS_TEMPLATES.values() if {*MOMENTS, "session"} & set(t.params)]
-    assert len(about_visits) == 10
+    assert len(about_visits) == 12
     for template in about_visits:
         assert {"hospital", "department"} <= set(template.params), template.code
 

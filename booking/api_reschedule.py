@@ -1,0 +1,137 @@
+"""改约 and the calendar file under /api/v1/appointments/{order_no}/ (gathered in config/api_v1.py).
+
+Both act only on the caller's own appointments: any other order number is a 404.
+"""
+
+import json
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import re_path
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.views import APIView
+
+from booking.calendar import appointment_calendar
+from booking.models import Appointment
+from booking.selectors import appointments_for_user
+from booking.services import reschedule_appointment
+from config.api import BookingRateThrottle
+
+# Appointment.order_no: 14 digits of local time and 10 random ones; a row moved away by a
+# same-fee 改约 keeps its history under `<order_no>-<n>`.
+ORDER_NO = r"(?P<order_no>[0-9]{24}(?:-[0-9]{1,3})?)"
+IDEMPOTENCY_KEY_MAX = 64
+
+
+def _own_appointment(request, order_no: str) -> Appointment:
+    queryset = appointments_for_user(user=request.user).select_related("rescheduled_from")
+    return get_object_or_404(queryset, order_no=order_no)
+
+
+class RescheduledAppointmentOut(serializers.ModelSerializer):
+    pay_deadline = serializers.DateTimeField(source="payment_deadline", allow_null=True)
+    slot = serializers.IntegerField(source="slot_id")
+    rescheduled_from = serializers.SerializerMethodField()
+    amount_due_fen = serializers.SerializerMethodField(help_text="still to pay for this order (POST …/pay/)")
+    refund_fen = serializers.SerializerMethodField(help_text="refunded from the order this one replaced")
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "order_no",
+            "status",
+            "fee_fen",
+            "queue_number",
+            "estimated_at",
+            "pay_deadline",
+            "visit_date",
+            "slot",
+            "reschedule_count",
+            "rescheduled_from",
+            "amount_due_fen",
+            "refund_fen",
+        ]
+
+    def get_rescheduled_from(self, appointment) -> str | None:
+        previous = appointment.rescheduled_from
+        return previous.order_no if previous is not None else None
+
+    def get_amount_due_fen(self, appointment) -> int:
+        return appointment.fee_fen if appointment.status == Appointment.Status.PENDING_PAYMENT else 0
+
+    def get_refund_fen(self, appointment) -> int:
+        previous = appointment.rescheduled_from
+        if previous is None or previous.refund_requested_at is None:
+            return 0
+        return previous.fee_fen
+
+
+class RescheduleApi(APIView):
+    throttle_classes = [AnonRateThrottle, UserRateThrottle, BookingRateThrottle]
+
+    class Input(serializers.Serializer):
+        slot = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="the new slot (same doctor)")
+
+    @extend_schema(
+        operation_id="appointments_reschedule",
+        summary="改约: move an appointment to another slot of the same doctor",
+        request=Input,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False, description="≤ 64 chars"
+            )
+        ],
+        responses={201: RescheduledAppointmentOut},
+    )
+    def post(self, request, order_no: str):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and (len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable()):
+            raise serializers.ValidationError({"Idempotency-Key": [_("幂等键须为1至64个可打印字符。")]})
+        appointment = _own_appointment(request, order_no)
+        moved = reschedule_appointment(
+            user=request.user, appointment=appointment, slot_id=data.validated_data["slot"], idempotency_key=key
+        )
+        moved = Appointment.objects.select_related("rescheduled_from").get(pk=moved.pk)
+        return Response(RescheduledAppointmentOut(moved).data, status=status.HTTP_201_CREATED)
+
+
+class ICalendarRenderer(BaseRenderer):
+    """Lets a client ask for `text/calendar`; error bodies stay JSON."""
+
+    media_type = "text/calendar"
+    format = "ics"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        return json.dumps(data, ensure_ascii=False).encode()
+
+
+class AppointmentCalendarApi(APIView):
+    renderer_classes = [JSONRenderer, ICalendarRenderer]
+
+    @extend_schema(
+        operation_id="appointments_calendar",
+        summary="The appointment as an iCalendar event (time, place, queue number, a reminder)",
+        responses={(200, "text/calendar"): OpenApiResponse(OpenApiTypes.STR, description="an .ics file")},
+    )
+    def get(self, request, order_no: str):
+        appointment = _own_appointment(request, order_no)
+        response = HttpResponse(appointment_calendar(appointment), content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="appointment-{appointment.order_no}.ics"'
+        return response
+
+
+urlpatterns = [
+    re_path(rf"^appointments/{ORDER_NO}/reschedule/$", RescheduleApi.as_view(), name="appointment-reschedule"),
+    re_path(rf"^appointments/{ORDER_NO}/calendar\.ics$", AppointmentCalendarApi.as_view(), name="appointment-calendar"),
+]
