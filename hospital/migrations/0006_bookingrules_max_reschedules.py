@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hospital", "0003_department_location"),
+        ("hospital", "0005_seed_triage_keywords"),
     ]
 
     operations = [
