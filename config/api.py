@@ -6,7 +6,10 @@ authenticated, paged and throttled, and how errors appear in the OpenAPI schema.
 
 from allauth.headless.contrib.rest_framework.authentication import XSessionTokenAuthentication
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
 from rest_framework.throttling import UserRateThrottle
 
 ERROR_STATUSES = ("400", "401", "403", "404", "409", "422", "429")
@@ -67,3 +70,18 @@ def add_error_responses(result, generator, request, public):
                 for status in ERROR_STATUSES:
                     operation["responses"].setdefault(status, error)
     return result
+
+
+def get_or_404(queryset, **lookup):
+    """The object, or a 404 `not_found`: also what another account's object looks like."""
+    found = queryset.filter(**lookup).first()
+    if found is None:
+        raise NotFound(code="not_found")
+    return found
+
+
+class PublicReadMixin:
+    """Browsing needs no account: anyone may read, throttled per client (anon) or per user."""
+
+    authentication_classes = [AppSessionTokenAuthentication, SessionAuthentication]
+    permission_classes = [AllowAny]

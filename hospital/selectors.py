@@ -48,3 +48,22 @@ def rules_for(*, hospital_id: int, department: Department | None = None, doctor_
     if (None, None) in rows:
         return rows[(None, None)]
     return BookingRules(hospital_id=hospital_id, version=0)
+
+
+def active_hospital(*, hospital_id: int) -> Hospital | None:
+    return Hospital.objects.filter(pk=hospital_id, is_active=True).first()
+
+
+def departments_of(*, hospital: Hospital) -> QuerySet[Department]:
+    """Every open department of a hospital, flat, in display order (the caller nests them)."""
+    return Department.objects.filter(hospital=hospital, is_active=True).order_by("sort_order", "id")
+
+
+def doctors_for_patients() -> QuerySet[Doctor]:
+    """Doctors a patient may browse: active, in a hospital open for booking."""
+    return (
+        Doctor.objects.filter(is_active=True, hospital__is_active=True)
+        .select_related("hospital")
+        .prefetch_related(Prefetch("departments", queryset=Department.objects.filter(is_active=True)))
+        .order_by("id")
+    )
