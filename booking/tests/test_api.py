@@ -375,3 +375,22 @@ def test_my_penalties_show_records_and_the_ban_with_its_end(api, slot, patient, 
         "bans": [],
         "penalties": [],
     }
+
+
+def test_my_penalties_cost_fixed_queries(api, rules, doctor, patient, user, django_assert_max_num_queries):
+    def record(days):
+        slot = make_session(doctor=DoctorFactory(hospital=doctor.hospital), places=1).slots.get()
+        person = PatientFactory(user=user)  # one person may book this hospital only thrice a day
+        appointment = book_slot(user=user, patient=person, slot=slot)
+        Penalty.objects.create(
+            person_key=person.person_key, patient=person, hospital=doctor.hospital, appointment=appointment,
+            kind=Penalty.Kind.LATE_CANCEL, occurred_at=timezone.now() - datetime.timedelta(days=days),
+        )  # fmt: skip
+
+    record(1)
+    with CaptureQueriesContext(connection) as one:
+        api.get("/api/v1/me/penalties/")
+    for days in range(2, 6):
+        record(days)
+    with django_assert_max_num_queries(len(one)):
+        assert len(api.get("/api/v1/me/penalties/").json()["penalties"]) == 5

@@ -48,6 +48,7 @@ def auth_headers(client, monkeypatch):
         content_type="application/json",
     )
     token = response.json()["meta"]["session_token"]
+    assert client.get("/api/v1/patients/", HTTP_X_SESSION_TOKEN=token).status_code == 200  # calls go in signed in
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
