@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -126,6 +127,8 @@ def _idempotency_key(request) -> str | None:
 
 
 def _own_appointment(request, order_no: str) -> Appointment:
+    if not (order_no.isascii() and order_no.isalnum() and len(order_no) <= 32):
+        raise NotFound()  # never an order number; some bytes (NUL) could not even be queried
     return get_or_404(selectors.appointments_of(user=request.user), order_no=order_no)
 
 

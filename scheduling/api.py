@@ -87,7 +87,10 @@ class ScheduleQuery(serializers.Serializer):
     def validate(self, attrs):
         today = timezone.localdate()
         attrs.setdefault("date_from", today)
-        attrs.setdefault("date_to", attrs["date_from"] + datetime.timedelta(days=30))
+        default_to = attrs["date_from"] + datetime.timedelta(
+            days=min(30, (datetime.date.max - attrs["date_from"]).days)
+        )
+        attrs.setdefault("date_to", default_to)
         if attrs["date_to"] < attrs["date_from"]:
             raise serializers.ValidationError({"date_to": _("结束日期不能早于开始日期。")})
         if (attrs["date_to"] - attrs["date_from"]).days > MAX_SCHEDULE_DAYS:

@@ -394,3 +394,14 @@ def test_my_penalties_cost_fixed_queries(api, rules, doctor, patient, user, djan
         record(days)
     with django_assert_max_num_queries(len(one)):
         assert len(api.get("/api/v1/me/penalties/").json()["penalties"]) == 5
+
+
+@pytest.mark.parametrize("order_no", ["%00", "a%00b", "x" * 40, "订单"])
+def test_an_order_number_that_cannot_exist_is_a_404(api, order_no):
+    for response in (
+        api.get(f"{URL}{order_no}/"),
+        post(api, f"{URL}{order_no}/cancel/"),
+        post(api, f"{URL}{order_no}/pay/", {"provider": "sandbox"}),
+    ):
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"

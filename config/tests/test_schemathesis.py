@@ -5,6 +5,7 @@ Signed in as a patient with data to find (hospital, doctor, published sessions o
 """
 
 import datetime
+import os
 
 import pytest
 import schemathesis
@@ -27,6 +28,8 @@ pytestmark = pytest.mark.slow
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application).include(path_regex=r"^/api/v1/")
 
+# More examples for a deeper local run: SCHEMATHESIS_EXAMPLES=200 make test PYTEST_ARGS=…
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "20"))
 ALL_ONLINE = {"online_share": 100, "partner_share": 0, "window_share": 0, "clinic_share": 0}
 
 
@@ -60,7 +63,7 @@ def auth_headers(client, monkeypatch):
 
 @pytest.mark.django_db
 @schema.parametrize()
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_the_patient_api_never_fails_and_keeps_to_its_schema(case, auth_headers):
     case.call_and_validate(
         headers=auth_headers,

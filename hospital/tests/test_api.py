@@ -161,3 +161,19 @@ def test_anonymous_browsing_is_throttled_with_a_code(client, monkeypatch):
     response = client.get("/api/v1/hospitals/")
     assert response.status_code == 429
     assert response.json()["code"] == "throttled"
+
+
+@pytest.mark.parametrize(
+    "query", ["date_from=9999-12-31", "date_from=0001-01-01&date_to=0001-01-02", "date_to=0001-01-01"]
+)
+def test_schedules_at_the_ends_of_the_calendar_are_no_server_error(client, query):
+    doctor = DoctorFactory()
+    response = client.get(f"/api/v1/doctors/{doctor.pk}/schedules/?{query}")
+    assert response.status_code in (200, 400)
+
+
+@pytest.mark.parametrize(
+    "query", ["hospital=99999999999999999999", "department=1e30", "q=a%00b", "available_on=0001-01-01", "page=abc"]
+)
+def test_odd_doctor_filters_are_no_server_error(client, query):
+    assert client.get(f"/api/v1/doctors/?{query}").status_code < 500
