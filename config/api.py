@@ -7,7 +7,7 @@ authenticated, paged and throttled, and how errors appear in the OpenAPI schema.
 from allauth.headless.contrib.rest_framework.authentication import XSessionTokenAuthentication
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import AuthenticationFailed, NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.throttling import UserRateThrottle
@@ -20,6 +20,13 @@ class AppSessionTokenAuthentication(XSessionTokenAuthentication):
 
     def authenticate_header(self, request):
         return "X-Session-Token"
+
+    def get_session_token(self, request):
+        token = super().get_session_token(request)
+        if token and not (len(token) <= 255 and token.isascii() and token.isprintable()):
+            # A session key is short printable ASCII; a NUL byte would even fail the session lookup.
+            raise AuthenticationFailed(code="authentication_failed")
+        return token
 
 
 class AppSessionTokenScheme(OpenApiAuthenticationExtension):

@@ -193,3 +193,11 @@ def test_a_patient_with_history_is_deactivated_not_deleted(api, patient):
     assert Patient.objects.get(pk=patient.pk).is_active is False
     assert api.get(URL).json()["count"] == 0
     assert api.get(f"{URL}{patient.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("token", ["a\x00b", "x" * 5000, "ä"])
+def test_a_malformed_token_is_a_401_not_a_server_error(token):
+    for url in (URL, "/api/v1/hospitals/"):
+        response = Client().get(url, HTTP_X_SESSION_TOKEN=token)
+        assert response.status_code == 401
+        assert response.json()["code"] == "authentication_failed"
