@@ -3,12 +3,12 @@ sessions need schedules: scheduling/api.py)."""
 
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import PublicReadMixin, get_or_404
 from hospital import selectors
-from hospital.models import Department
 
 
 class HospitalOut(serializers.Serializer):
@@ -54,18 +54,8 @@ class DepartmentTreeApi(PublicReadMixin, APIView):
     def get(self, request, hospital_id: int):
         hospital = selectors.active_hospital(hospital_id=hospital_id)
         if hospital is None:
-            get_or_404(Department.objects.none())
-        nodes = list(selectors.departments_of(hospital=hospital))
-        by_id = {node.pk: node for node in nodes}
-        roots = []
-        for node in nodes:
-            node.tree_children = []
-        for node in nodes:
-            parent = by_id.get(node.parent_id)
-            if parent is not None:
-                parent.tree_children.append(node)
-            elif node.parent_id is None:
-                roots.append(node)  # a child of a closed department is closed with it
+            raise NotFound()
+        roots = selectors.open_department_tree(hospital=hospital)
         return Response(DepartmentNodeOut(roots, many=True).data)
 
 

@@ -54,9 +54,20 @@ def active_hospital(*, hospital_id: int) -> Hospital | None:
     return Hospital.objects.filter(pk=hospital_id, is_active=True).first()
 
 
-def departments_of(*, hospital: Hospital) -> QuerySet[Department]:
-    """Every open department of a hospital, flat, in display order (the caller nests them)."""
-    return Department.objects.filter(hospital=hospital, is_active=True).order_by("sort_order", "id")
+def open_department_tree(*, hospital: Hospital) -> list[Department]:
+    """A hospital's open departments as a tree of any depth, in one query: the top-level ones,
+    each with `tree_children`. A department under a closed one is closed with it."""
+    nodes = list(Department.objects.filter(hospital=hospital, is_active=True).order_by("sort_order", "id"))
+    by_id = {node.pk: node for node in nodes}
+    for node in nodes:
+        node.tree_children = []
+    roots = []
+    for node in nodes:
+        if node.parent_id is None:
+            roots.append(node)
+        elif node.parent_id in by_id:
+            by_id[node.parent_id].tree_children.append(node)
+    return roots
 
 
 def doctors_for_patients() -> QuerySet[Doctor]:
