@@ -7,4 +7,9 @@ class BookingConfig(AppConfig):
     verbose_name = _("预约挂号")
 
     def ready(self):
+        from accounts.services import patient_in_use_checks
         from booking import receivers  # noqa: F401  (connects the payment signals)
+        from booking.selectors import patient_in_use
+
+        if patient_in_use not in patient_in_use_checks:
+            patient_in_use_checks.append(patient_in_use)  # a 就诊人 with bookings under way stays

@@ -1,8 +1,11 @@
 import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from booking.models import Appointment, BookingBan, Penalty, WaitlistEntry
+from accounts.models import Patient
+from booking.models import Appointment, BookingBan, BookingRequest, Penalty, WaitlistEntry
 
 
 def active_ban(*, person_key: str, hospital_id: int, now: datetime.datetime) -> BookingBan | None:
@@ -54,3 +57,81 @@ def waitlist_position(*, entry: WaitlistEntry) -> int | None:
         pk__lt=entry.pk,
     ).count()
     return ahead + same_time + 1
+
+
+def patient_in_use(patient) -> bool:
+    """Whether a 就诊人 has an appointment, a waitlist place or a lottery entry still under way."""
+    return (
+        Appointment.objects.filter(patient=patient, status__in=Appointment.ACTIVE).exists()
+        or WaitlistEntry.objects.filter(patient=patient, status=WaitlistEntry.Status.WAITING).exists()
+        or BookingRequest.objects.filter(patient=patient, status=BookingRequest.Status.PENDING).exists()
+    )
+
+
+def appointments_of(*, user, status: str | None = None, upcoming: bool | None = None, today=None):
+    """The account's appointments for the API, newest visit first, with what the list shows."""
+    found = appointments_for_user(user=user).select_related("schedule")
+    if status:
+        found = found.filter(status=status)
+    if upcoming is not None:
+        today = today or timezone.localdate()
+        if upcoming:
+            found = found.filter(visit_date__gte=today, status__in=Appointment.ACTIVE).order_by(
+                "visit_date", "estimated_at"
+            )
+        else:
+            found = found.exclude(visit_date__gte=today, status__in=Appointment.ACTIVE)
+    return found
+
+
+def booking_requests_of(*, user) -> QuerySet[BookingRequest]:
+    return (
+        BookingRequest.objects.filter(patient__user=user)
+        .select_related("patient", "schedule__doctor__hospital", "schedule__department", "appointment")
+        .order_by("-created_at", "-id")
+    )
+
+
+def waitlist_of(*, user) -> QuerySet[WaitlistEntry]:
+    """The account's waitlist entries, each with `position` (1 = next in line; None once not waiting)."""
+    waiting = WaitlistEntry.Status.WAITING
+    ahead = (
+        WaitlistEntry.objects.filter(schedule_id=OuterRef("schedule_id"), status=waiting)
+        .filter(Q(created_at__lt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"), pk__lt=OuterRef("pk")))
+        .order_by()
+        .values("schedule_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        WaitlistEntry.objects.filter(patient__user=user)
+        .select_related("patient", "schedule__doctor__hospital", "schedule__department", "appointment")
+        .annotate(
+            position=Case(
+                When(status=waiting, then=Coalesce(Subquery(ahead, output_field=IntegerField()), 0) + 1),
+                default=None,
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def penalties_and_bans_of(*, user, now: datetime.datetime) -> tuple[dict, list[Penalty], list[BookingBan]]:
+    """Every record and ban in force on the people this account books for (three queries), with
+    the account's own 就诊人 for each person key (a record may hang on the same person elsewhere)."""
+    mine = {patient.person_key: patient for patient in Patient.objects.filter(user=user).order_by("is_active", "-id")}
+    keys = list(mine)
+    if not keys:
+        return mine, [], []
+    penalties = list(
+        Penalty.objects.filter(person_key__in=keys)
+        .select_related("hospital", "patient", "appointment__doctor")
+        .order_by("-occurred_at")
+    )
+    bans = list(
+        BookingBan.objects.filter(person_key__in=keys, lifted_at__isnull=True, ends_at__gt=now)
+        .select_related("hospital", "patient")
+        .order_by("ends_at")
+    )
+    return mine, penalties, bans

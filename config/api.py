@@ -6,7 +6,10 @@ authenticated, paged and throttled, and how errors appear in the OpenAPI schema.
 
 from allauth.headless.contrib.rest_framework.authentication import XSessionTokenAuthentication
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed, NotFound
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
 from rest_framework.throttling import UserRateThrottle
 
 ERROR_STATUSES = ("400", "401", "403", "404", "409", "422", "429")
@@ -17,6 +20,13 @@ class AppSessionTokenAuthentication(XSessionTokenAuthentication):
 
     def authenticate_header(self, request):
         return "X-Session-Token"
+
+    def get_session_token(self, request):
+        token = super().get_session_token(request)
+        if token and not (len(token) <= 255 and token.isascii() and token.isprintable()):
+            # A session key is short printable ASCII; a NUL byte would even fail the session lookup.
+            raise AuthenticationFailed(code="authentication_failed")
+        return token
 
 
 class AppSessionTokenScheme(OpenApiAuthenticationExtension):
@@ -67,3 +77,18 @@ def add_error_responses(result, generator, request, public):
                 for status in ERROR_STATUSES:
                     operation["responses"].setdefault(status, error)
     return result
+
+
+def get_or_404(queryset, **lookup):
+    """The object, or a 404 `not_found`: also what another account's object looks like."""
+    found = queryset.filter(**lookup).first()
+    if found is None:
+        raise NotFound(code="not_found")
+    return found
+
+
+class PublicReadMixin:
+    """Browsing needs no account: anyone may read, throttled per client (anon) or per user."""
+
+    authentication_classes = [AppSessionTokenAuthentication, SessionAuthentication]
+    permission_classes = [AllowAny]

@@ -5,6 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("hospital.api_urls")),
     path("", include("hospital.api_triage")),
+    path("", include("scheduling.api_urls")),
     path("", include("accounts.api_urls")),
     path("", include("booking.api_urls")),
     path("", include("booking.api_reschedule")),

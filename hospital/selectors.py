@@ -48,3 +48,33 @@ def rules_for(*, hospital_id: int, department: Department | None = None, doctor_
     if (None, None) in rows:
         return rows[(None, None)]
     return BookingRules(hospital_id=hospital_id, version=0)
+
+
+def active_hospital(*, hospital_id: int) -> Hospital | None:
+    return Hospital.objects.filter(pk=hospital_id, is_active=True).first()
+
+
+def open_department_tree(*, hospital: Hospital) -> list[Department]:
+    """A hospital's open departments as a tree of any depth, in one query: the top-level ones,
+    each with `tree_children`. A department under a closed one is closed with it."""
+    nodes = list(Department.objects.filter(hospital=hospital, is_active=True).order_by("sort_order", "id"))
+    by_id = {node.pk: node for node in nodes}
+    for node in nodes:
+        node.tree_children = []
+    roots = []
+    for node in nodes:
+        if node.parent_id is None:
+            roots.append(node)
+        elif node.parent_id in by_id:
+            by_id[node.parent_id].tree_children.append(node)
+    return roots
+
+
+def doctors_for_patients() -> QuerySet[Doctor]:
+    """Doctors a patient may browse: active, in a hospital open for booking."""
+    return (
+        Doctor.objects.filter(is_active=True, hospital__is_active=True)
+        .select_related("hospital")
+        .prefetch_related(Prefetch("departments", queryset=Department.objects.filter(is_active=True)))
+        .order_by("id")
+    )

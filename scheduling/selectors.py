@@ -1,4 +1,4 @@
-from django.db.models import F, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 
 from hospital.channels import CHANNEL_ORDER, Channel
 from scheduling.models import Schedule, Slot
@@ -20,4 +20,35 @@ def slots_for_staff(*, schedule: Schedule) -> QuerySet[Slot]:
         Slot.objects.filter(schedule=schedule)
         .annotate(places_left=F("capacity") - F("booked"), **left)
         .order_by("start_at")
+    )
+
+
+def schedules_for_patients(*, doctor_id: int, date_from, date_to) -> QuerySet[Schedule]:
+    """A doctor's published (and suspended: 停诊 is news to a patient) sessions between two dates,
+    each with its open slots (`places_left`: online places) prefetched: two queries for any range."""
+    slots = (
+        Slot.objects.filter(is_open=True)
+        .annotate(places_left=F(f"{Channel.ONLINE}_capacity") - F(f"{Channel.ONLINE}_booked"))
+        .order_by("start_at")
+    )
+    return (
+        Schedule.objects.filter(
+            doctor_id=doctor_id,
+            date__gte=date_from,
+            date__lte=date_to,
+            status__in=(Schedule.Status.PUBLISHED, Schedule.Status.SUSPENDED),
+        )
+        .select_related("department")
+        .prefetch_related(Prefetch("slots", queryset=slots, to_attr="open_slots"))
+        .order_by("date", "start_at")
+    )
+
+
+def doctors_with_online_places_on(*, day) -> QuerySet[Slot]:
+    """For a doctor filter: slots of a published session on `day` with an online place left."""
+    return Slot.objects.filter(
+        schedule__date=day,
+        schedule__status=Schedule.Status.PUBLISHED,
+        is_open=True,
+        online_booked__lt=F("online_capacity"),
     )
