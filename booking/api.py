@@ -19,13 +19,10 @@ from booking.allocation import request_booking, withdraw_request
 from booking.models import Appointment, BookingRequest, WaitlistEntry
 from config.api import BookingRateThrottle, StandardPagination, get_or_404
 from hospital.channels import Channel
-from payments.models import PROVIDER_METHODS, Provider
+from payments.models import DEFAULT_METHODS, PROVIDER_METHODS, Provider
 from scheduling.models import Schedule, Slot
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# What a client gets by default from each provider: a mobile web page for Alipay, a QR code
-# (`code_url`) for WeChat Pay, the 模拟支付 page for the sandbox. `method` picks another one.
-DEFAULT_METHODS = {Provider.ALIPAY: "wap", Provider.WECHAT: "native", Provider.SANDBOX: "page"}
 
 
 class BookingThrottled:

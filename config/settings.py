@@ -227,6 +227,11 @@ SPECTACULAR_SETTINGS = {
         "config.api.add_error_responses",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Fields named "status" or "provider" carry different choice sets; each gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "AppointmentStatusEnum": "booking.models.Appointment.Status",
+        "PaymentProviderEnum": "payments.models.Provider",
+    },
 }
 
 # Celery: an embedded filesystem broker unless CELERY_BROKER_URL names a real one.

@@ -17,6 +17,7 @@ from config.api import BookingRateThrottle
 from hospital.models import Doctor, Hospital
 from partners import selectors, services
 from partners.auth import HasPartnerKey, PartnerKeyAuthentication
+from payments.models import DEFAULT_METHODS, Provider
 from scheduling.models import Slot
 
 TAG = "partner"
@@ -58,26 +59,26 @@ def scoped_get(queryset, **lookup):
 # Output
 
 
-class HospitalOut(serializers.ModelSerializer):
+class PartnerHospitalOut(serializers.ModelSerializer):
     class Meta:
         model = Hospital
         fields = ["id", "name", "code", "level", "address", "phone"]
 
 
-class DepartmentRef(serializers.Serializer):
+class PartnerDepartmentRef(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
-class DoctorOut(serializers.ModelSerializer):
-    departments = DepartmentRef(many=True, read_only=True)
+class PartnerDoctorOut(serializers.ModelSerializer):
+    departments = PartnerDepartmentRef(many=True, read_only=True)
 
     class Meta:
         model = Doctor
         fields = ["id", "hospital", "name", "title", "specialty", "registration_fee_fen", "departments"]
 
 
-class SlotOut(serializers.Serializer):
+class PartnerSlotOut(serializers.Serializer):
     id = serializers.IntegerField()
     hospital = serializers.IntegerField(source="schedule.doctor.hospital_id")
     doctor = serializers.IntegerField(source="schedule.doctor_id")
@@ -92,14 +93,14 @@ class SlotOut(serializers.Serializer):
     places_left = serializers.IntegerField(help_text="合作平台渠道剩余号源")
 
 
-class PatientOut(serializers.Serializer):
+class PartnerPatientOut(serializers.Serializer):
     name = serializers.CharField()
     id_number = serializers.CharField(source="masked_id_number")
     phone = serializers.CharField(source="masked_phone")
 
 
-class AppointmentOut(serializers.ModelSerializer):
-    patient = PatientOut(read_only=True)
+class PartnerAppointmentOut(serializers.ModelSerializer):
+    patient = PartnerPatientOut(read_only=True)
     pay_deadline = serializers.DateTimeField(source="payment_deadline", allow_null=True)
 
     class Meta:
@@ -159,7 +160,7 @@ class AppointmentFilter(django_filters.FilterSet):
 
 @extend_schema(tags=[TAG], summary="已授权本平台的医院")
 class HospitalListApi(PartnerView, ListAPIView):
-    serializer_class = HospitalOut
+    serializer_class = PartnerHospitalOut
 
     model = Hospital
 
@@ -169,7 +170,7 @@ class HospitalListApi(PartnerView, ListAPIView):
 
 @extend_schema(tags=[TAG], summary="医院详情（未授权的医院为 404）")
 class HospitalDetailApi(PartnerView, RetrieveAPIView):
-    serializer_class = HospitalOut
+    serializer_class = PartnerHospitalOut
 
     model = Hospital
 
@@ -179,7 +180,7 @@ class HospitalDetailApi(PartnerView, RetrieveAPIView):
 
 @extend_schema(tags=[TAG], summary="已授权医院的医生")
 class DoctorListApi(PartnerView, ListAPIView):
-    serializer_class = DoctorOut
+    serializer_class = PartnerDoctorOut
     filterset_class = DoctorFilter
 
     model = Doctor
@@ -190,7 +191,7 @@ class DoctorListApi(PartnerView, ListAPIView):
 
 @extend_schema(tags=[TAG], summary="医生详情（未授权医院的医生为 404）")
 class DoctorDetailApi(PartnerView, RetrieveAPIView):
-    serializer_class = DoctorOut
+    serializer_class = PartnerDoctorOut
 
     model = Doctor
 
@@ -200,7 +201,7 @@ class DoctorDetailApi(PartnerView, RetrieveAPIView):
 
 @extend_schema(tags=[TAG], summary="合作平台渠道的可预约号源（跨已授权医院）")
 class AvailabilityApi(PartnerView, ListAPIView):
-    serializer_class = SlotOut
+    serializer_class = PartnerSlotOut
     filterset_class = SlotFilter
 
     model = Slot
@@ -219,7 +220,7 @@ def _validation_error(exc: DjangoValidationError, *, prefix: str) -> exceptions.
 
 
 class AppointmentListApi(PartnerView, ListAPIView):
-    serializer_class = AppointmentOut
+    serializer_class = PartnerAppointmentOut
     filterset_class = AppointmentFilter
 
     model = Appointment
@@ -250,7 +251,7 @@ class AppointmentListApi(PartnerView, ListAPIView):
         summary="为实名就诊人预约（合作平台渠道）",
         request=PartnerBookInput,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={201: AppointmentOut},
+        responses={201: PartnerAppointmentOut},
     )
     def post(self, request):
         data = self.PartnerBookInput(data=request.data)
@@ -268,12 +269,12 @@ class AppointmentListApi(PartnerView, ListAPIView):
             partner=request.partner, patient=patient, slot=slot, idempotency_key=key
         )
         appointment = selectors.appointments_for(partner=request.partner).get(pk=appointment.pk)
-        return Response(AppointmentOut(appointment).data, status=status.HTTP_201_CREATED)
+        return Response(PartnerAppointmentOut(appointment).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(tags=[TAG], summary="预约订单详情")
 class AppointmentDetailApi(PartnerView, RetrieveAPIView):
-    serializer_class = AppointmentOut
+    serializer_class = PartnerAppointmentOut
     lookup_field = "order_no"
 
     model = Appointment
@@ -288,7 +289,9 @@ class AppointmentCancelApi(PartnerView, APIView):
     class PartnerCancelInput(serializers.Serializer):
         reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
-    @extend_schema(tags=[TAG], summary="取消预约（退号）", request=PartnerCancelInput, responses={200: AppointmentOut})
+    @extend_schema(
+        tags=[TAG], summary="取消预约（退号）", request=PartnerCancelInput, responses={200: PartnerAppointmentOut}
+    )
     def post(self, request, order_no):
         data = self.PartnerCancelInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -297,10 +300,7 @@ class AppointmentCancelApi(PartnerView, APIView):
         services.cancel_for_patient(
             partner=request.partner, appointment=appointment, note=data.validated_data["reason"]
         )
-        return Response(AppointmentOut(appointments.get(pk=appointment.pk)).data)
-
-
-PAYMENT_METHODS = {"alipay": "wap", "wechat": "native", "sandbox": "page"}
+        return Response(PartnerAppointmentOut(appointments.get(pk=appointment.pk)).data)
 
 
 class AppointmentPayApi(PartnerView, APIView):
@@ -309,7 +309,7 @@ class AppointmentPayApi(PartnerView, APIView):
     throttle_classes = [UserRateThrottle, BookingRateThrottle]
 
     class PartnerPayInput(serializers.Serializer):
-        provider = serializers.ChoiceField(choices=sorted(PAYMENT_METHODS))
+        provider = serializers.ChoiceField(choices=Provider.choices)
 
     class PartnerPayOutput(serializers.Serializer):
         order_no = serializers.CharField()
@@ -324,7 +324,7 @@ class AppointmentPayApi(PartnerView, APIView):
         appointment = scoped_get(selectors.appointments_for(partner=request.partner), order_no=order_no)
         provider = data.validated_data["provider"]
         started = services.pay_for_patient(
-            partner=request.partner, appointment=appointment, provider=provider, method=PAYMENT_METHODS[provider]
+            partner=request.partner, appointment=appointment, provider=provider, method=DEFAULT_METHODS[provider]
         )
         body = {
             "order_no": order_no,

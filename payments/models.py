@@ -26,6 +26,9 @@ PROVIDER_METHODS = {
     Provider.WECHAT: {Method.NATIVE, Method.H5},
     Provider.SANDBOX: {Method.PAGE},
 }
+# What an API client gets when it names only the provider: a mobile web page for Alipay, a QR
+# code (`code_url`) for WeChat Pay, the 模拟支付 page for the sandbox.
+DEFAULT_METHODS = {Provider.ALIPAY: Method.WAP, Provider.WECHAT: Method.NATIVE, Provider.SANDBOX: Method.PAGE}
 
 
 def _new_number(prefix: str) -> str:
