@@ -1,6 +1,10 @@
+import threading
+
 import pytest
+from django.db import connection
 
 from accounts.tests.factories import PatientFactory, UserFactory
+from booking import errors
 from hospital.models import HospitalStaff
 from hospital.tests.factories import BookingRulesFactory, DoctorFactory, HospitalStaffFactory
 from scheduling.tests.factories import make_session
@@ -61,3 +65,27 @@ def scheduler(doctor):
 
 # The payment providers' fake servers (real SDK code, HTTP intercepted) for end-to-end payment tests.
 from payments.tests.conftest import alipay, keys, sandbox, wechat  # noqa: E402, F401
+
+
+def run_concurrently(calls):
+    """Start every call at the same instant (behind a barrier); return each outcome or error code."""
+    barrier = threading.Barrier(len(calls))
+    outcomes = [None] * len(calls)
+
+    def worker(index, call):
+        try:
+            barrier.wait()
+            outcomes[index] = call()
+        except errors.BookingError as exc:
+            outcomes[index] = exc.code
+        except Exception as exc:  # anything else is a bug the test must show
+            outcomes[index] = f"crash: {exc!r}"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes

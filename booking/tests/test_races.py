@@ -1,46 +1,20 @@
 """The release-time rush, for real: many threads, each with its own PostgreSQL connection."""
 
 import functools
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 from accounts.tests.factories import PatientFactory
-from booking import errors
 from booking.models import Appointment
 from booking.services import book_slot, cancel_appointment
+from booking.tests.conftest import run_concurrently
 from hospital.channels import Channel
 from hospital.models import HospitalStaff
 from hospital.tests.factories import BookingRulesFactory, DoctorFactory, HospitalStaffFactory
 from scheduling.tests.factories import make_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def run_concurrently(calls):
-    """Start every call at the same instant (behind a barrier); return each outcome or error code."""
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait()
-            outcomes[index] = call()
-        except errors.BookingError as exc:
-            outcomes[index] = exc.code
-        except Exception as exc:  # anything else is a bug the test must show
-            outcomes[index] = f"crash: {exc!r}"
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
 
 
 def _slot(places, **shares):

@@ -1,18 +1,16 @@
 """改约: one transaction that takes the new place before it gives the old one back."""
 
 import datetime
-import threading
 from unittest import mock
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.tests.factories import PatientFactory
 from booking import errors
 from booking.models import Appointment, Penalty, WaitlistEntry
 from booking.services import book_slot, join_waitlist, pay_appointment, reschedule_appointment
-from booking.tests.conftest import ALL_ONLINE
+from booking.tests.conftest import ALL_ONLINE, run_concurrently
 from hospital.tests.factories import BookingRulesFactory, DoctorFactory
 from payments.models import Payment, Refund
 from scheduling.models import Period, Schedule, Slot
@@ -339,29 +337,6 @@ def test_the_same_key_for_another_request_is_refused(patient, slot, other_slot, 
 # Races (real threads, PostgreSQL)
 
 
-def _run_together(*calls):
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait()
-            outcomes[index] = call()
-        except errors.BookingError as exc:
-            outcomes[index] = exc.code
-        except Exception as exc:  # a crash is a bug the test must show
-            outcomes[index] = f"crash: {exc!r}"
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 @pytest.mark.parametrize("attempt", range(5))
@@ -373,9 +348,11 @@ def test_reschedule_races_a_booking_for_the_last_place(attempt):
     mover, rival = PatientFactory(), PatientFactory()
     old = book_slot(user=mover.user, patient=mover, slot=home)
 
-    outcomes = _run_together(
-        lambda: reschedule_appointment(user=mover.user, appointment=old, slot_id=last.pk),
-        lambda: book_slot(user=rival.user, patient=rival, slot=last),
+    outcomes = run_concurrently(
+        [
+            lambda: reschedule_appointment(user=mover.user, appointment=old, slot_id=last.pk),
+            lambda: book_slot(user=rival.user, patient=rival, slot=last),
+        ]
     )
     assert not any(isinstance(o, str) and o.startswith("crash") for o in outcomes), outcomes
     won = [o for o in outcomes if isinstance(o, Appointment)]
@@ -529,8 +506,8 @@ def test_a_double_submitted_reschedule_moves_once():
     mover = PatientFactory()
     old = book_slot(user=mover.user, patient=mover, slot=home)
 
-    outcomes = _run_together(
-        *[lambda: reschedule_appointment(user=mover.user, appointment=old, slot_id=there.pk) for _ in range(3)]
+    outcomes = run_concurrently(
+        [lambda: reschedule_appointment(user=mover.user, appointment=old, slot_id=there.pk) for _ in range(3)]
     )
     assert len([o for o in outcomes if isinstance(o, Appointment)]) == 1, outcomes
     assert outcomes.count("reschedule_not_allowed") == 2, outcomes
