@@ -4,6 +4,7 @@ partner channel on a real-name patient's behalf. Thin: validate → one service 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -12,10 +13,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from booking.api_reschedule import IDEMPOTENCY_KEY_MAX, RescheduledAppointmentOut
 from booking.models import Appointment
 from config.api import BookingRateThrottle
 from hospital.models import Doctor, Hospital
-from partners import selectors, services
+from partners import errors, selectors, services
 from partners.auth import HasPartnerKey, PartnerKeyAuthentication
 from payments.models import DEFAULT_METHODS, Provider
 from scheduling.models import Slot
@@ -301,6 +303,46 @@ class AppointmentCancelApi(PartnerView, APIView):
             partner=request.partner, appointment=appointment, note=data.validated_data["reason"]
         )
         return Response(PartnerAppointmentOut(appointments.get(pk=appointment.pk)).data)
+
+
+class PartnerRescheduledAppointmentOut(RescheduledAppointmentOut):
+    patient = PartnerPatientOut(read_only=True)
+
+    class Meta(RescheduledAppointmentOut.Meta):
+        fields = [*RescheduledAppointmentOut.Meta.fields, "hospital", "doctor", "patient"]
+
+
+class AppointmentRescheduleApi(PartnerView, APIView):
+    """改约 within the partner channel, to another time of the same doctor (booking's rules apply)."""
+
+    throttle_classes = [UserRateThrottle, BookingRateThrottle]
+
+    class PartnerRescheduleInput(serializers.Serializer):
+        slot = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="新号源（同一医生）")
+
+    @extend_schema(
+        tags=[TAG],
+        summary="改约：改到同一医生的其他时段或日期（合作平台渠道）",
+        request=PartnerRescheduleInput,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: PartnerRescheduledAppointmentOut},
+    )
+    def post(self, request, order_no):
+        data = self.PartnerRescheduleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and (len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable()):
+            raise exceptions.ValidationError({"Idempotency-Key": [_("幂等键须为1至64个可打印字符。")]})
+        appointments = selectors.appointments_for(partner=request.partner)
+        appointment = scoped_get(appointments, order_no=order_no)
+        slot_id = data.validated_data["slot"]
+        if not selectors.slots_at_granted_hospitals(partner=request.partner).filter(pk=slot_id).exists():
+            raise errors.SlotNotGranted()
+        moved = services.reschedule_for_patient(
+            partner=request.partner, appointment=appointment, slot_id=slot_id, idempotency_key=key
+        )
+        moved = appointments.select_related("rescheduled_from").get(pk=moved.pk)
+        return Response(PartnerRescheduledAppointmentOut(moved).data, status=status.HTTP_201_CREATED)
 
 
 class AppointmentPayApi(PartnerView, APIView):

@@ -13,5 +13,10 @@ urlpatterns = [
     path("appointments/", api.AppointmentListApi.as_view(), name="partner_appointments"),
     path("appointments/<str:order_no>/", api.AppointmentDetailApi.as_view(), name="partner_appointment"),
     path("appointments/<str:order_no>/cancel/", api.AppointmentCancelApi.as_view(), name="partner_appointment_cancel"),
+    path(
+        "appointments/<str:order_no>/reschedule/",
+        api.AppointmentRescheduleApi.as_view(),
+        name="partner_appointment_reschedule",
+    ),
     path("appointments/<str:order_no>/pay/", api.AppointmentPayApi.as_view(), name="partner_appointment_pay"),
 ]

@@ -21,3 +21,9 @@ class AlreadyGranted(DomainError):
     code = "already_granted"
     status = 409
     message = _("该平台已获本院授权。")
+
+
+class SlotNotGranted(DomainError):
+    code = "slot_not_granted"
+    status = 404
+    message = _("未找到该号源，或其所在医院未向本平台授权。")

@@ -30,12 +30,14 @@ def doctors_for(*, partner: Partner) -> QuerySet[Doctor]:
     )
 
 
+def slots_at_granted_hospitals(*, partner: Partner) -> QuerySet[Slot]:
+    """Every slot of a granted hospital, whatever its session's state (what a 改约 may name)."""
+    return Slot.objects.filter(schedule__doctor__hospital__in=hospitals_for(partner=partner))
+
+
 def slots_for(*, partner: Partner) -> QuerySet[Slot]:
     """Every slot of a granted hospital's published sessions (what a booking may name)."""
-    return Slot.objects.filter(
-        schedule__doctor__hospital__in=hospitals_for(partner=partner),
-        schedule__status=Schedule.Status.PUBLISHED,
-    )
+    return slots_at_granted_hospitals(partner=partner).filter(schedule__status=Schedule.Status.PUBLISHED)
 
 
 def partner_availability(

@@ -108,6 +108,22 @@ def cancel_for_patient(*, partner: Partner, appointment: Appointment, note: str 
     return booking_services.cancel_appointment(user=partner.user, appointment=appointment, note=note)
 
 
+def reschedule_for_patient(
+    *, partner: Partner, appointment: Appointment, slot_id: int, idempotency_key: str | None = None
+) -> Appointment:
+    """改约 on the patient's behalf: the booking engine moves it within the partner channel.
+
+    The old order's `rescheduled` change sends its webhook through the status signal; the new
+    order (created, not changed) gets `appointment.rescheduled_in` here, once per move.
+    """
+    with transaction.atomic():
+        moved = booking_services.reschedule_appointment(
+            user=partner.user, appointment=appointment, slot_id=slot_id, idempotency_key=idempotency_key
+        )
+        record_rescheduled_in(appointment_id=moved.pk)
+    return moved
+
+
 def pay_for_patient(*, partner: Partner, appointment: Appointment, provider: str, method: str):
     return booking_services.pay_appointment(
         user=partner.user, appointment=appointment, provider=provider, method=method
@@ -124,31 +140,59 @@ def webhook_event(status: str, cancel_reason: str) -> str:
     return f"appointment.{status}"
 
 
+RESCHEDULED_IN = "appointment.rescheduled_in"
+_PAYLOAD_FIELDS = (
+    "partner_id",
+    "order_no",
+    "hospital_id",
+    "doctor_id",
+    "slot_id",
+    "visit_date",
+    "queue_number",
+    "cancel_reason",
+    "updated_at",
+    "rescheduled_from__order_no",
+)
+
+
 def record_status_change(*, appointment_id: int, status: str) -> WebhookDelivery | None:
     """Write the webhook for a partner appointment's status change, in the transaction that changed it.
 
     One query for any appointment (none of a partner with a webhook: nothing more happens);
     delivery is queued once the transaction commits.
     """
-    row = (
-        Appointment.objects.filter(pk=appointment_id, partner__webhook__is_active=True)
-        .values(
-            "partner_id",
-            "order_no",
-            "hospital_id",
-            "doctor_id",
-            "slot_id",
-            "visit_date",
-            "queue_number",
-            "cancel_reason",
-            "updated_at",
-        )
-        .first()
-    )
+    row = _webhook_row(appointment_id)
     if row is None:
         return None
-    event = webhook_event(status, row["cancel_reason"])
-    event_id = uuid.uuid4()
+    return _write_delivery(row, event=webhook_event(status, row["cancel_reason"]), status=status)
+
+
+def record_rescheduled_in(*, appointment_id: int) -> WebhookDelivery | None:
+    """The order a 改约 created: one `appointment.rescheduled_in` per new order, even when the
+    request is replayed (its event id derives from the order's primary key)."""
+    row = _webhook_row(appointment_id)
+    if row is None:
+        return None
+    event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{RESCHEDULED_IN}:{appointment_id}")
+    if WebhookDelivery.objects.filter(event_id=event_id).exists():
+        return None
+    try:
+        with transaction.atomic():
+            return _write_delivery(row, event=RESCHEDULED_IN, status=row["status"], event_id=event_id)
+    except IntegrityError:  # a concurrent replay of the same move wrote it first
+        return None
+
+
+def _webhook_row(appointment_id: int) -> dict | None:
+    return (
+        Appointment.objects.filter(pk=appointment_id, partner__webhook__is_active=True)
+        .values(*_PAYLOAD_FIELDS, "status")
+        .first()
+    )
+
+
+def _write_delivery(row: dict, *, event: str, status: str, event_id: uuid.UUID | None = None) -> WebhookDelivery:
+    event_id = event_id or uuid.uuid4()
     payload = {
         "id": str(event_id),
         "event": event,
@@ -162,6 +206,7 @@ def record_status_change(*, appointment_id: int, status: str) -> WebhookDelivery
             "slot": row["slot_id"],
             "visit_date": row["visit_date"].isoformat(),
             "queue_number": row["queue_number"],
+            "rescheduled_from": row["rescheduled_from__order_no"],
         },
     }
     delivery = WebhookDelivery.objects.create(
