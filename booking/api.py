@@ -17,12 +17,10 @@ from accounts.selectors import patients_of
 from booking import selectors, services
 from booking.allocation import request_booking, withdraw_request
 from booking.models import Appointment, BookingRequest, WaitlistEntry
-from config.api import BookingRateThrottle, StandardPagination, get_or_404
+from config.api import IDEMPOTENCY_PARAMETER, BookingRateThrottle, StandardPagination, get_or_404, idempotency_key
 from hospital.channels import Channel
 from payments.models import DEFAULT_METHODS, PROVIDER_METHODS, Provider
 from scheduling.models import Schedule, Slot
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class BookingThrottled:
@@ -97,12 +95,12 @@ class AppointmentListApi(BookingThrottled, APIView):
             "可带 `Idempotency-Key`（1–64 个可见字符）。同一账户用同一键重发同一请求，"
             "得到与首次相同的回答（201 与同一订单）；同一键换了请求体则返回 422 `idempotency_key_reused`。"
         ),
-        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=False)],
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=BookIn,
         responses={201: AppointmentOut},
     )
     def post(self, request):
-        key = _idempotency_key(request)
+        key = idempotency_key(request)
         data = self.BookIn(data=request.data)
         data.is_valid(raise_exception=True)
         patient = get_or_404(patients_of(user=request.user), pk=data.validated_data["patient"])
@@ -112,15 +110,6 @@ class AppointmentListApi(BookingThrottled, APIView):
         )
         appointment = selectors.appointments_of(user=request.user).get(pk=appointment.pk)
         return Response(AppointmentOut(appointment).data, status=status.HTTP_201_CREATED)
-
-
-def _idempotency_key(request) -> str | None:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return None
-    if not (1 <= len(key) <= 64) or not key.isascii() or not key.isprintable() or key.strip() != key:
-        raise serializers.ValidationError({IDEMPOTENCY_HEADER: [_("幂等键须为1至64个可见ASCII字符。")]})
-    return key
 
 
 def _own_appointment(request, order_no: str) -> Appointment:

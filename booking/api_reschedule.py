@@ -8,9 +8,8 @@ import json
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
@@ -21,12 +20,11 @@ from booking.calendar import appointment_calendar
 from booking.models import Appointment
 from booking.selectors import appointments_for_user
 from booking.services import reschedule_appointment
-from config.api import BookingRateThrottle
+from config.api import IDEMPOTENCY_PARAMETER, BookingRateThrottle, idempotency_key
 
 # Appointment.order_no: 14 digits of local time and 10 random ones; a row moved away by a
 # same-fee 改约 keeps its history under `<order_no>-<n>`.
 ORDER_NO = r"(?P<order_no>[0-9]{24}(?:-[0-9]{1,3})?)"
-IDEMPOTENCY_KEY_MAX = 64
 
 
 def _own_appointment(request, order_no: str) -> Appointment:
@@ -82,19 +80,13 @@ class RescheduleApi(APIView):
         operation_id="appointments_reschedule",
         summary="改约: move an appointment to another slot of the same doctor",
         request=Input,
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False, description="≤ 64 chars"
-            )
-        ],
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: RescheduledAppointmentOut},
     )
     def post(self, request, order_no: str):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key") or None
-        if key is not None and (len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable()):
-            raise serializers.ValidationError({"Idempotency-Key": [_("幂等键须为1至64个可打印字符。")]})
+        key = idempotency_key(request)
         appointment = _own_appointment(request, order_no)
         moved = reschedule_appointment(
             user=request.user, appointment=appointment, slot_id=data.validated_data["slot"], idempotency_key=key

@@ -5,7 +5,11 @@ authenticated, paged and throttled, and how errors appear in the OpenAPI schema.
 """
 
 from allauth.headless.contrib.rest_framework.authentication import XSessionTokenAuthentication
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotFound
 from rest_framework.pagination import PageNumberPagination
@@ -92,3 +96,27 @@ class PublicReadMixin:
 
     authentication_classes = [AppSessionTokenAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "1–64 个可见 ASCII 字符。同一账户（或同一合作平台）用同一键重发同一请求，得到与首次相同的回答；"
+        "同一键换了请求内容则返回 422 idempotency_key_reused。"
+    ),
+)
+
+
+def idempotency_key(request) -> str | None:
+    """The request's `Idempotency-Key`, or None. One rule for every door that books or moves a place:
+    1–64 visible ASCII characters; anything else is a 400 before any work is done."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not (1 <= len(key) <= 64) or not key.isascii() or not key.isprintable() or key.strip() != key:
+        raise serializers.ValidationError({IDEMPOTENCY_HEADER: [_("幂等键须为1至64个可见ASCII字符。")]})
+    return key

@@ -4,18 +4,16 @@ partner channel on a real-name patient's behalf. Thin: validate → one service 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from booking.api_reschedule import IDEMPOTENCY_KEY_MAX, RescheduledAppointmentOut
+from booking.api_reschedule import RescheduledAppointmentOut
 from booking.models import Appointment
-from config.api import BookingRateThrottle
+from config.api import IDEMPOTENCY_PARAMETER, BookingRateThrottle, idempotency_key
 from hospital.models import Doctor, Hospital
 from partners import errors, selectors, services
 from partners.auth import HasPartnerKey, PartnerKeyAuthentication
@@ -23,12 +21,6 @@ from payments.models import DEFAULT_METHODS, Provider
 from scheduling.models import Slot
 
 TAG = "partner"
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="同一平台内唯一；重放同一请求返回首次结果，换了请求内容则 422 idempotency_key_reused。",
-)
 
 
 class PartnerView:
@@ -252,15 +244,13 @@ class AppointmentListApi(PartnerView, ListAPIView):
         tags=[TAG],
         summary="为实名就诊人预约（合作平台渠道）",
         request=PartnerBookInput,
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: PartnerAppointmentOut},
     )
     def post(self, request):
         data = self.PartnerBookInput(data=request.data)
         data.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key") or None
-        if key is not None and len(key) > 64:
-            raise exceptions.ValidationError({"Idempotency-Key": ["幂等键最长64个字符。"]})
+        key = idempotency_key(request)
         slot = scoped_get(selectors.slots_for(partner=request.partner), pk=data.validated_data["slot"])
         person = data.validated_data["patient"]
         try:
@@ -324,15 +314,13 @@ class AppointmentRescheduleApi(PartnerView, APIView):
         tags=[TAG],
         summary="改约：改到同一医生的其他时段或日期（合作平台渠道）",
         request=PartnerRescheduleInput,
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: PartnerRescheduledAppointmentOut},
     )
     def post(self, request, order_no):
         data = self.PartnerRescheduleInput(data=request.data)
         data.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key") or None
-        if key is not None and (len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable()):
-            raise exceptions.ValidationError({"Idempotency-Key": [_("幂等键须为1至64个可打印字符。")]})
+        key = idempotency_key(request)
         appointments = selectors.appointments_for(partner=request.partner)
         appointment = scoped_get(appointments, order_no=order_no)
         slot_id = data.validated_data["slot"]
