@@ -298,7 +298,7 @@ def test_cancel_after_a_lower_fee_move_refunds_only_the_remainder(
     assert new.status == Status.REFUNDED
 
 
-def test_lower_fee_refund_waits_for_the_commit(client, sandbox, patient, slot, other_slot, monkeypatch):
+def test_lower_fee_refund_waits_for_the_commit(client, sandbox, patient, slot, other_slot):
     """The partial refund is recorded with the move; the provider is asked only after the commit."""
     old = _paid(client, patient, slot)
     _set_fee(other_slot, old.fee_fen - 500)
