@@ -37,7 +37,9 @@ class RescheduledAppointmentOut(serializers.ModelSerializer):
     slot = serializers.IntegerField(source="slot_id")
     rescheduled_from = serializers.SerializerMethodField()
     amount_due_fen = serializers.SerializerMethodField(help_text="still to pay for this order (POST …/pay/)")
-    refund_fen = serializers.SerializerMethodField(help_text="refunded from the order this one replaced")
+    refund_fen = serializers.SerializerMethodField(
+        help_text="refunded from the order this one replaced (all of it, or the fee difference)"
+    )
 
     class Meta:
         model = Appointment
@@ -65,9 +67,13 @@ class RescheduledAppointmentOut(serializers.ModelSerializer):
 
     def get_refund_fen(self, appointment) -> int:
         previous = appointment.rescheduled_from
-        if previous is None or previous.refund_requested_at is None:
+        if previous is None:
             return 0
-        return previous.fee_fen
+        if previous.refund_requested_at is not None:
+            return previous.fee_fen  # refunded in full, the new fee is paid afresh
+        if appointment.order_no == previous.order_no.rsplit("-", 1)[0] and previous.fee_fen > appointment.fee_fen:
+            return previous.fee_fen - appointment.fee_fen  # the payment carried over, the difference refunded
+        return 0
 
 
 class RescheduleApi(APIView):

@@ -152,10 +152,12 @@ def reschedule_appointment(
     appointment being moved counts against neither the limits nor one-per-doctor-per-day. It is
     not a cancellation: no late-cancel record, and the freed place goes to the waitlist as usual.
 
-    Money: a paid order moving to a place of the same fee keeps its order number, so its payment
-    simply carries over (the old row is renamed `<order_no>-<n>` and keeps the history). Otherwise
-    the new appointment is a new order: unpaid orders keep their payment deadline; a paid order
-    moving to another fee is refunded in full and the new fee is paid (the difference, net).
+    Money: a paid order moving to a place of the same or a lower fee keeps its order number, so its
+    payment simply carries over (the old row is renamed `<order_no>-<n>` and keeps the history);
+    for a lower fee only the difference is refunded (a partial refund of that payment, recorded in
+    this transaction and sent to the provider after it commits). Otherwise the new appointment is a
+    new order: unpaid orders keep their payment deadline; a paid order moving to a higher fee is
+    refunded in full and the new fee is paid (the difference, net).
     The rules (`BookingRules.max_reschedules`) say how many times one booking may move.
     """
     body = ""
@@ -243,7 +245,7 @@ def _reschedule(*, user, appointment_id, slot_id, idempotency_key, idempotency_b
         places.raise_not_placed(slot=new_slot, channel=channel)
 
     # 2. Release the old one (not a cancellation), before the new row needs its one-per-day spot.
-    carry_payment = old.paid_at is not None and old.fee_fen == schedule.fee_fen
+    carry_payment = old.paid_at is not None and old.fee_fen >= schedule.fee_fen
     refund_old = old.paid_at is not None and not carry_payment
     released = {"cancelled_at": now, "cancelled_by": user}
     if carry_payment:  # the order number, and with it the payment, moves to the new row
@@ -262,7 +264,8 @@ def _reschedule(*, user, appointment_id, slot_id, idempotency_key, idempotency_b
         overrides.update(
             order_no=old.order_no,
             status=Status.CONFIRMED,
-            paid_at=old.paid_at,
+            # A free place holds no money once the whole payment is refunded: nothing to refund on cancel.
+            paid_at=old.paid_at if schedule.fee_fen > 0 else None,
             payment_deadline=old.payment_deadline,
         )
     elif old.status == Status.PENDING_PAYMENT and places.pays_online_for(
@@ -286,6 +289,8 @@ def _reschedule(*, user, appointment_id, slot_id, idempotency_key, idempotency_b
     if refund_old:
         old.refund_requested_at = now
         _request_refund_on_commit(old)
+    if carry_payment and old.fee_fen > schedule.fee_fen:
+        _refund_difference(order_no=appointment.order_no, amount_fen=old.fee_fen - schedule.fee_fen)
     if old.status == Status.PENDING_PAYMENT:
         _close_payments_on_commit(old.order_no)
     if returned_to == Channel.ONLINE:
@@ -321,6 +326,17 @@ def _end_appointment(
     if offer and returned_to == Channel.ONLINE:
         offer_to_waitlist(slot=slot, now=now)
     return appointment
+
+
+def _refund_difference(*, order_no: str, amount_fen: int) -> None:
+    """A carried-over payment is worth more than the new fee: give the difference back.
+
+    The Refund row is written in the reschedule's own transaction, so the move and the refund
+    commit together; payments calls the provider after the commit, and its refund sweep retries.
+    """
+    from payments.services import request_refund
+
+    request_refund(order_no=order_no, amount_fen=amount_fen, reason="reschedule_fee_difference")
 
 
 def _close_payments_on_commit(order_no: str) -> None:

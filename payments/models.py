@@ -1,7 +1,7 @@
 import secrets
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -60,10 +60,12 @@ class Payment(models.Model):
 
     # Where each status may come from. A closed payment can still become paid: money that
     # arrives after the deadline is recorded, and the order's owner decides to refund it.
+    # A payment may be refunded in parts: it is `refunding` while any refund is in flight, `paid`
+    # again when the refunds so far cover only part of it, and `refunded` once they cover it all.
     TRANSITIONS = {
         Status.PAID: {Status.CREATED, Status.CLOSED, Status.REFUNDING},
         Status.CLOSED: {Status.CREATED},
-        Status.REFUNDING: {Status.PAID, Status.CREATED, Status.CLOSED},
+        Status.REFUNDING: {Status.PAID, Status.CREATED, Status.CLOSED, Status.REFUNDING},
         Status.REFUNDED: {Status.REFUNDING},
     }
     OPEN_STATUSES = (Status.CREATED,)
@@ -74,6 +76,10 @@ class Payment(models.Model):
     provider = models.CharField(_("支付渠道"), max_length=10, choices=Provider.choices)
     method = models.CharField(_("支付方式"), max_length=10, choices=Method.choices)
     amount_fen = models.PositiveIntegerField(_("金额（分）"))
+    # The sum of this payment's refunds that are not failed (in flight or done). Raised by one
+    # conditional UPDATE under the row lock, and the check constraint below keeps it within the
+    # amount, so concurrent refunds can never give back more than was paid.
+    refund_reserved_fen = models.PositiveIntegerField(_("已申请退款金额（分）"), default=0)
     subject = models.CharField(_("商品描述"), max_length=127)
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.CREATED)
     provider_trade_no = models.CharField(_("渠道交易号"), max_length=64, blank=True)
@@ -92,6 +98,9 @@ class Payment(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_fen__gt=0), name="payments_payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(refund_reserved_fen__lte=F("amount_fen")), name="payments_payment_refunds_within_amount"
+            ),
             models.UniqueConstraint(
                 fields=["order_no"], condition=Q(status="paid"), name="payments_payment_one_paid_per_order"
             ),
@@ -114,9 +123,19 @@ class Payment(models.Model):
     def is_paid(self) -> bool:
         return self.paid_at is not None
 
+    @property
+    def refundable_fen(self) -> int:
+        """What is left to refund: the amount less every refund that has not failed."""
+        return self.amount_fen - self.refund_reserved_fen
+
 
 class Refund(models.Model):
-    """A full refund of one payment; `refund_no` is sent to the provider so a retried request refunds once."""
+    """A refund of all or part of one payment; `refund_no` is its own request number at the provider
+    (Alipay out_request_no, WeChat out_refund_no), so a retried request refunds once.
+
+    A payment may have several; the sum of those not failed never exceeds its amount
+    (`Payment.refund_reserved_fen`).
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", _("待提交")
@@ -150,9 +169,6 @@ class Refund(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_fen__gt=0), name="payments_refund_amount_positive"),
-            models.UniqueConstraint(
-                fields=["payment"], condition=~Q(status="failed"), name="payments_refund_one_active_per_payment"
-            ),
         ]
 
     def __str__(self):

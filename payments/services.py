@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Sum, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -184,6 +185,7 @@ def record_payment_paid(*, payment: Payment, report: TradeReport) -> bool:
             duplicate = True  # another payment of the order became "paid" at the same moment
     if duplicate:
         _transition(Payment, locked.pk, to=Payment.Status.REFUNDING, from_=PAYABLE, **fields)
+        Payment.objects.filter(pk=locked.pk).update(refund_reserved_fen=locked.amount_fen)
         refund = Refund.objects.create(payment=locked, amount_fen=locked.amount_fen, reason=DUPLICATE_PAYMENT_REASON)
         logger.warning("Order %s paid twice; refunding %s automatically", locked.order_no, locked.out_trade_no)
         _submit_on_commit(refund)
@@ -273,14 +275,21 @@ def settle_or_close(*, order_no: str) -> bool:
 # Refunds -----------------------------------------------------------------------------------------
 
 
-def request_refund(*, order_no: str, reason: str) -> Refund | None:
-    """Refund the order's paid payment in full; asking again returns the same Refund.
+def request_refund(*, order_no: str, reason: str, amount_fen: int | None = None) -> Refund | None:
+    """Refund the order's paid payment: `amount_fen` of it, or by default all that is left.
+
+    A payment may be refunded in several parts; their sum never exceeds what was paid (the
+    payment row is locked and `refund_reserved_fen` is raised by one conditional UPDATE under a
+    check constraint), and InvalidAmount refuses more. Asking for the rest when nothing is left
+    returns the latest refund, so a repeated full refund refunds once.
 
     The provider is called after the surrounding transaction commits (immediately when there is
     none), so this is safe inside a `payment_succeeded` receiver: a provider failure leaves the
     refund pending for `sweep_processing_refunds`, and never undoes the payment.
     """
-    refund = _open_refund(order_no=order_no, reason=reason)
+    if amount_fen is not None and (not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0):
+        raise InvalidAmount()
+    refund = _open_refund(order_no=order_no, reason=reason, amount_fen=amount_fen)
     if refund is None:
         return None
     if refund.status == Refund.Status.PENDING:
@@ -290,16 +299,45 @@ def request_refund(*, order_no: str, reason: str) -> Refund | None:
 
 
 @transaction.atomic
-def _open_refund(*, order_no: str, reason: str) -> Refund | None:
-    payment = Payment.objects.select_for_update().filter(order_no=order_no, status=Payment.Status.PAID).first()
+def _open_refund(*, order_no: str, reason: str, amount_fen: int | None) -> Refund | None:
+    payment = (
+        Payment.objects.select_for_update()
+        .filter(order_no=order_no, status__in=Payment.HELD_STATUSES, refund_reserved_fen__lt=F("amount_fen"))
+        .order_by(Case(When(status=Payment.Status.PAID, then=0), default=1), "pk")
+        .first()
+    )
     if payment is None:
+        if amount_fen is not None:
+            raise InvalidAmount()  # nothing paid, or all of it refunded or being refunded already
         return selectors.latest_refund_of(order_no=order_no)
-    amount = payment.amount_fen
-    already = sum(payment.refunds.filter(status=Refund.Status.SUCCEEDED).values_list("amount_fen", flat=True))
-    if already + amount > payment.amount_fen:
+    amount = payment.refundable_fen if amount_fen is None else amount_fen
+    reserved = Payment.objects.filter(pk=payment.pk, refund_reserved_fen__lte=payment.amount_fen - amount).update(
+        refund_reserved_fen=F("refund_reserved_fen") + amount, updated_at=timezone.now()
+    )
+    if not reserved:
         raise InvalidAmount()
-    _transition(Payment, payment.pk, to=Payment.Status.REFUNDING, from_=(Payment.Status.PAID,))
+    _transition(Payment, payment.pk, to=Payment.Status.REFUNDING, from_=Payment.HELD_STATUSES)
     return Refund.objects.create(payment=payment, amount_fen=amount, reason=str(reason)[:80])
+
+
+def _settle_refunding(payment_id: int) -> None:
+    """After a refund became final (the payment row locked): `refunded` once the refunds cover the
+    whole amount, `paid` again when no refund is in flight and part of the money is still held."""
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.status != Payment.Status.REFUNDING:
+        return
+    if payment.refunds.filter(status__in=Refund.IN_FLIGHT_STATUSES).exists():
+        return
+    refunded = payment.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("amount_fen"))["total"] or 0
+    if refunded >= payment.amount_fen:
+        _transition(Payment, payment_id, to=Payment.Status.REFUNDED, from_=(Payment.Status.REFUNDING,))
+        return
+    try:
+        with transaction.atomic():
+            # Money is still with us: the payment is paid again and may be refunded (further).
+            _transition(Payment, payment_id, to=Payment.Status.PAID, from_=(Payment.Status.REFUNDING,))
+    except IntegrityError:
+        logger.error("Refund of duplicate payment %s is incomplete; it needs a manual refund", payment_id)
 
 
 def _submit_on_commit(refund: Refund) -> None:
@@ -396,7 +434,7 @@ def _mark_refund_succeeded(*, refund: Refund, report: RefundReport) -> bool:
     )
     if not won:
         return False
-    _transition(Payment, locked.payment_id, to=Payment.Status.REFUNDED, from_=(Payment.Status.REFUNDING,))
+    _settle_refunding(locked.payment_id)
     locked.refresh_from_db()
     refund_succeeded.send(sender=Refund, refund=locked)
     return True
@@ -416,12 +454,11 @@ def _mark_refund_failed(*, refund: Refund, report: RefundReport) -> bool:
     if not won:
         return False
     logger.error("Refund %s failed at the provider: %s", refund.refund_no, report.error)
-    try:
-        with transaction.atomic():
-            # The money is still with us: the payment is paid again and may be refunded anew.
-            _transition(Payment, refund.payment_id, to=Payment.Status.PAID, from_=(Payment.Status.REFUNDING,))
-    except IntegrityError:
-        logger.error("Refund of duplicate payment %s failed; it needs a manual refund", refund.payment_id)
+    # The failed amount may be asked for again.
+    Payment.objects.filter(pk=refund.payment_id).update(
+        refund_reserved_fen=F("refund_reserved_fen") - refund.amount_fen, updated_at=timezone.now()
+    )
+    _settle_refunding(refund.payment_id)
     return True
 
 

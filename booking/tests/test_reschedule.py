@@ -258,28 +258,82 @@ def test_higher_fee_asks_for_payment_and_refunds_the_old(
     assert new.fee_fen - refund.amount_fen == 1000
 
 
-def test_lower_fee_refunds_the_difference_net(
+def test_lower_fee_carries_the_payment_and_refunds_only_the_difference(
     client, sandbox, patient, slot, other_slot, django_capture_on_commit_callbacks
 ):
     old = _paid(client, patient, slot)
-    _set_fee(other_slot, old.fee_fen - 500)
+    order_no, paid_fen = old.order_no, old.fee_fen
+    _set_fee(other_slot, paid_fen - 500)
     with django_capture_on_commit_callbacks(execute=True):
         new = reschedule_appointment(user=patient.user, appointment=old, slot_id=other_slot.pk)
-    assert new.fee_fen == old.fee_fen - 500
-    assert Refund.objects.get().amount_fen - new.fee_fen == 500
+    new.refresh_from_db()
     old.refresh_from_db()
-    assert old.status == Status.REFUNDED  # the sandbox refunds at once
+    assert new.status == Status.CONFIRMED and new.order_no == order_no and new.paid_at is not None
+    assert old.status == Status.RESCHEDULED and old.refund_requested_at is None
+    refund = Refund.objects.get()
+    assert refund.amount_fen == 500 and refund.status == Refund.Status.SUCCEEDED  # the sandbox refunds at once
+    payment = refund.payment
+    assert payment.order_no == order_no and payment.amount_fen == paid_fen
+    assert payment.status == Payment.Status.PAID and payment.refund_reserved_fen == 500  # not "refunded"
+
+
+def test_cancel_after_a_lower_fee_move_refunds_only_the_remainder(
+    client, sandbox, patient, slot, other_slot, django_capture_on_commit_callbacks
+):
+    from booking.services import cancel_appointment
+
+    old = _paid(client, patient, slot)
+    paid_fen = old.fee_fen
+    _set_fee(other_slot, paid_fen - 500)
+    with django_capture_on_commit_callbacks(execute=True):
+        new = reschedule_appointment(user=patient.user, appointment=old, slot_id=other_slot.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_appointment(user=patient.user, appointment=new)
+    amounts = sorted(Refund.objects.filter(status=Refund.Status.SUCCEEDED).values_list("amount_fen", flat=True))
+    assert amounts == sorted([500, paid_fen - 500]) and sum(amounts) == paid_fen
+    assert Payment.objects.get().status == Payment.Status.REFUNDED
+    new.refresh_from_db()
+    assert new.status == Status.REFUNDED
+
+
+def test_lower_fee_refund_waits_for_the_commit(client, sandbox, patient, slot, other_slot):
+    """The partial refund is recorded with the move; the provider is asked only after the commit."""
+    old = _paid(client, patient, slot)
+    _set_fee(other_slot, old.fee_fen - 500)
+    with mock.patch("payments.services.submit_refund") as submit:
+        reschedule_appointment(user=patient.user, appointment=old, slot_id=other_slot.pk)
+    submit.assert_not_called()  # the test's transaction never commits
+    refund = Refund.objects.get()
+    assert refund.amount_fen == 500 and refund.status == Refund.Status.PENDING
 
 
 def test_free_new_slot_confirms_and_refunds(
     client, sandbox, patient, slot, other_slot, django_capture_on_commit_callbacks
 ):
+    from booking.services import cancel_appointment
+
     old = _paid(client, patient, slot)
     _set_fee(other_slot, 0)
     with django_capture_on_commit_callbacks(execute=True):
         new = reschedule_appointment(user=patient.user, appointment=old, slot_id=other_slot.pk)
-    assert new.status == Status.CONFIRMED and new.fee_fen == 0
+    new.refresh_from_db()
+    assert new.status == Status.CONFIRMED and new.fee_fen == 0 and new.paid_at is None
     assert Refund.objects.get().amount_fen == old.fee_fen
+    assert Payment.objects.get().status == Payment.Status.REFUNDED
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_appointment(user=patient.user, appointment=new)
+    assert Refund.objects.count() == 1  # nothing more to give back
+
+
+def test_api_lower_fee_reports_the_difference(client, sandbox, patient, slot, other_slot):
+    old = _paid(client, patient, slot)
+    _set_fee(other_slot, old.fee_fen - 300)
+    client.force_login(patient.user)
+    response = client.post(_url(old.order_no), {"slot": other_slot.pk}, content_type="application/json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["order_no"] == old.order_no and body["status"] == "confirmed"
+    assert body["amount_due_fen"] == 0 and body["refund_fen"] == 300
 
 
 def test_open_payments_of_an_unpaid_moved_order_are_closed(

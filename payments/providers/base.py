@@ -82,7 +82,7 @@ class PaymentProvider:
         raise NotImplementedError
 
     def refund(self, refund: Refund) -> RefundReport:
-        """Ask for a full refund under `refund.refund_no`; asking again with the same number refunds once."""
+        """Ask for `refund.amount_fen` back under `refund.refund_no`; asking again with the same number refunds once."""
         raise NotImplementedError
 
     def query_refund(self, refund: Refund) -> RefundReport:
