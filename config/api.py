@@ -16,7 +16,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.throttling import UserRateThrottle
 
-ERROR_STATUSES = ("400", "401", "403", "404", "409", "422", "429")
+ERROR_STATUSES = ("400", "401", "403", "404", "409", "415", "422", "429")
 
 
 class AppSessionTokenAuthentication(XSessionTokenAuthentication):
