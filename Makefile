@@ -15,6 +15,13 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
+# Browser-test tools (axe-core, injected into pages by the Playwright tests); none of it is served.
+NODE_STAMP := node_modules/.installed-$(shell cksum package-lock.json | cut -d' ' -f1)
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	rm -f node_modules/.installed-*
+	touch $(NODE_STAMP)
+
 # Development settings for `make run` (debug, 模拟支付 sandbox on, SQLite, embedded broker).
 .env:
 	printf 'DJANGO_DEBUG=1\nPAYMENTS_SANDBOX=1\n' > .env
@@ -42,5 +49,5 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+test: lint $(NODE_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
