@@ -24,7 +24,8 @@ from scheduling.models import Schedule, Slot, local_datetime
 
 Status = Appointment.Status
 # Appointments that no longer count towards a patient's limits.
-NOT_COUNTED = (Status.CANCELLED, Status.EXPIRED, Status.REFUNDED, Status.RESCHEDULED)
+# A move awaiting its fee difference is the same booking as the order it moves from.
+NOT_COUNTED = (Status.CANCELLED, Status.EXPIRED, Status.REFUNDED, Status.RESCHEDULED, Status.AWAITING_DIFFERENCE)
 LIMIT_LABELS = {
     "department_day": "同一科室每天",
     "hospital_day": "本院每天",

@@ -23,6 +23,9 @@ class Appointment(models.Model):
         NO_SHOW = "no_show", _("爽约")
         REFUNDED = "refunded", _("已退款")
         RESCHEDULED = "rescheduled", _("已改约")
+        # A paid order moving to a dearer place: the new place is held, the old one still stands,
+        # until the difference is paid (the move completes) or its deadline passes (held place given back).
+        AWAITING_DIFFERENCE = "awaiting_difference", _("改约待补差价")
 
     class CancelReason(models.TextChoices):
         PATIENT = "patient", _("患者取消")
@@ -32,6 +35,7 @@ class Appointment(models.Model):
     # Statuses that hold a place in the slot: the slot's `booked` counts exactly these.
     PLACE_HOLDING = (
         Status.PENDING_PAYMENT,
+        Status.AWAITING_DIFFERENCE,
         Status.CONFIRMED,
         Status.CHECKED_IN,
         Status.COMPLETED,
@@ -47,6 +51,7 @@ class Appointment(models.Model):
         Status.EXPIRED: {Status.REFUNDED},
         # A paid order moved to a place with another fee is refunded in full (see reschedule_appointment).
         Status.RESCHEDULED: {Status.REFUNDED},
+        Status.AWAITING_DIFFERENCE: {Status.CONFIRMED, Status.EXPIRED, Status.CANCELLED},
         Status.COMPLETED: set(),
         Status.NO_SHOW: set(),
         Status.REFUNDED: set(),
@@ -105,6 +110,17 @@ class Appointment(models.Model):
         related_name="rescheduled_to",
     )
     reschedule_count = models.PositiveSmallIntegerField(_("改约次数"), default=0)
+    # 改约 to a dearer place (status awaiting_difference): the order this row moves from, and the
+    # fee difference owed on that order (paid as its own charge; see booking.services.reschedule_appointment).
+    moving_from = models.ForeignKey(
+        "self",
+        verbose_name=_("改约待补差价自"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="held_moves",
+    )
+    difference_fen = models.PositiveIntegerField(_("改约补差价（分）"), default=0)
     refund_requested_at = models.DateTimeField(_("申请退款时间"), null=True, blank=True)
     refunded_at = models.DateTimeField(_("退款完成时间"), null=True, blank=True)
     rules_version = models.PositiveIntegerField(_("预约规则版本"))
@@ -169,6 +185,11 @@ class Appointment(models.Model):
     @property
     def fee_yuan(self) -> str:
         return fen_to_yuan(self.fee_fen)
+
+    @property
+    def difference_charge(self) -> str:
+        """The name of this held move's fee difference among the charges of the order it moves from."""
+        return f"move-{self.pk}"
 
 
 class BookingRequest(models.Model):

@@ -9,6 +9,11 @@ from payments.signals import payment_succeeded, refund_succeeded
 
 @receiver(payment_succeeded, dispatch_uid="booking.payment_succeeded")
 def on_payment_succeeded(sender, payment, **kwargs):
+    if payment.charge:  # a supplement owed on the order: a 改约's fee difference
+        services.record_difference_payment(
+            order_no=payment.order_no, charge=payment.charge, amount_fen=payment.amount_fen, paid_at=payment.paid_at
+        )
+        return
     services.record_payment(order_no=payment.order_no, amount_fen=payment.amount_fen, paid_at=payment.paid_at)
 
 

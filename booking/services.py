@@ -155,9 +155,16 @@ def reschedule_appointment(
     Money: a paid order moving to a place of the same or a lower fee keeps its order number, so its
     payment simply carries over (the old row is renamed `<order_no>-<n>` and keeps the history);
     for a lower fee only the difference is refunded (a partial refund of that payment, recorded in
-    this transaction and sent to the provider after it commits). Otherwise the new appointment is a
-    new order: unpaid orders keep their payment deadline; a paid order moving to a higher fee is
-    refunded in full and the new fee is paid (the difference, net).
+    this transaction and sent to the provider after it commits). An unpaid order moves to a new
+    order that keeps its payment deadline.
+
+    A confirmed order that pays online moving to a dearer place owes only the difference, and the
+    patient must never hold neither place: the new place is taken and held by a new row in status
+    `awaiting_difference` (`moving_from` the order, `difference_fen` owed, `payment_deadline`),
+    while the old appointment stays valid and untouched. The difference is paid as its own charge
+    of the same order (`pay_appointment`); its payment completes the move in one transaction
+    (`record_difference_payment`), and a deadline that passes gives the held place back
+    (`expire_held_move`). Returns the held row then; asking again for the same place returns it.
     The rules (`BookingRules.max_reschedules`) say how many times one booking may move.
     """
     body = ""
@@ -209,6 +216,11 @@ def _reschedule(*, user, appointment_id, slot_id, idempotency_key, idempotency_b
     if target is None:
         raise errors.RescheduleNotAllowed(reason=_("号源不存在"))
     _check_target(old=unlocked, new_slot=target)
+    held = _held_move_of(unlocked)
+    if held is not None:
+        if held.slot_id == target.pk:
+            return held  # the same move asked for again: it is already held, waiting for its difference
+        raise errors.RescheduleNotAllowed(reason=_("已有一个待补差价的改约，请先支付差价或等待其超时"))
     if target.free_of(channel) <= 0 and not (channel in places.STAFF_CHANNELS and target.channel_released(channel)):
         # Fast refusal before any lock (as in booking): a full row read here is full; a free one
         # proves nothing, the conditional UPDATE below decides. A retry of a move that took the
@@ -239,10 +251,30 @@ def _reschedule(*, user, appointment_id, slot_id, idempotency_key, idempotency_b
         raise errors.RequestsOnly()
     eligibility.check_timing(schedule=schedule, slot=new_slot, channel=channel, rules=rules, now=now)
     eligibility.check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now, moving=old.pk)
+    if _held_move_of(old) is not None:  # one appeared while we waited for the locks
+        raise errors.RescheduleNotAllowed(reason=_("已有一个待补差价的改约，请先支付差价或等待其超时"))
 
     # 1. Take the new place: if it is gone, nothing has changed yet.
     if not places.take_place(slot_id=new_slot.pk, channel=channel):
         places.raise_not_placed(slot=new_slot, channel=channel)
+
+    difference = schedule.fee_fen - (old.fee_fen if old.paid_at is not None else 0)
+    if (
+        old.status == Status.CONFIRMED
+        and difference > 0
+        and places.pays_online_for(schedule=schedule, rules=rules, channel=channel)
+    ):
+        return _hold_move(
+            old=old,
+            new_slot=new_slot,
+            difference=difference,
+            patient=patient,
+            user=user,
+            rules=rules,
+            now=now,
+            idempotency_key=idempotency_key,
+            idempotency_body=idempotency_body,
+        )
 
     # 2. Release the old one (not a cancellation), before the new row needs its one-per-day spot.
     carry_payment = old.paid_at is not None and old.fee_fen >= schedule.fee_fen
@@ -297,6 +329,202 @@ def _reschedule(*, user, appointment_id, slot_id, idempotency_key, idempotency_b
         offer_to_waitlist(slot=old_slot, now=now)
     notices.appointment_rescheduled(appointment, old=old)
     return appointment
+
+
+def _held_move_of(appointment: Appointment) -> Appointment | None:
+    """The move of this order to a dearer place that still waits for its difference, if any."""
+    if appointment.status != Status.CONFIRMED:
+        return None
+    return appointment.held_moves.filter(status=Status.AWAITING_DIFFERENCE).first()
+
+
+def _hold_move(
+    *, old, new_slot, difference, patient, user, rules, now, idempotency_key, idempotency_body
+) -> Appointment:
+    """Hold the new place (already taken) for a confirmed order moving to a dearer place.
+
+    The old appointment is not touched. The held row counts in its slot (`booked`) like any order,
+    but is not active: the one-per-doctor-per-day rule and the patient's limits see only the old
+    one, so a move within the same doctor's day works, and nothing is counted twice.
+    """
+    return places.place_appointment(
+        slot=new_slot,
+        patient=patient,
+        channel=old.channel,
+        user=user,
+        partner=old.partner,
+        rules=rules,
+        now=now,
+        payment_minutes=rules.payment_timeout_minutes,
+        idempotency_key=idempotency_key,
+        idempotency_body=idempotency_body,
+        place_taken=True,
+        status=Status.AWAITING_DIFFERENCE,
+        payment_deadline=min(now + datetime.timedelta(minutes=rules.payment_timeout_minutes), new_slot.start_at),
+        moving_from=old,
+        difference_fen=difference,
+        reschedule_count=old.reschedule_count + 1,
+    )
+
+
+HELD_MOVE_CHARGE_PREFIX = "move-"
+
+
+def record_difference_payment(
+    *, order_no: str, charge: str, amount_fen: int, paid_at: datetime.datetime
+) -> Appointment | None:
+    """The fee difference of a held 改约 arrived: complete the move, exactly once.
+
+    Under the locks of both slots (id order) and both rows, the old order becomes `rescheduled`
+    (renamed `<order_no>-<n>`) and gives its place back, and the held row becomes the confirmed
+    order under the old number, so both payments (the fee and this difference) belong to it.
+    If the move no longer applies (the deadline sweep gave the held place back, the old order was
+    cancelled, the new session suspended, the wrong amount, or the patient took another
+    appointment with this doctor that day meanwhile), nothing moves and the difference is refunded.
+    Returns None for a charge that is not a held move's.
+    """
+    held_id = _held_move_id(charge)
+    if held_id is None:
+        return None
+    with transaction.atomic():
+        row = (
+            Appointment.objects.filter(pk=held_id, moving_from__isnull=False)
+            .values("slot_id", "moving_from_id", "moving_from__slot_id")
+            .first()
+        )
+        if row is None:
+            return None
+        # Lock order: slots (in id order) → appointments (the old row is older, so in id order too).
+        slots = places.lock_slots_by_id([row["slot_id"], row["moving_from__slot_id"]])
+        old, held = (
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("patient__user", "hospital", "department", "doctor", "schedule")
+            .filter(pk__in=[row["moving_from_id"], held_id])
+            .order_by("pk")
+        )
+        new_slot, old_slot = slots[held.slot_id], slots[old.slot_id]
+        now = timezone.now()
+        moves = (
+            held.status == Status.AWAITING_DIFFERENCE
+            and old.status == Status.CONFIRMED
+            and old.order_no == order_no
+            and amount_fen == held.difference_fen
+            and new_slot.schedule.status == Schedule.Status.PUBLISHED
+        )
+        if moves:
+            try:
+                with transaction.atomic():
+                    moved = _complete_move(old=old, held=held, order_no=order_no, paid_at=paid_at, now=now)
+            except IntegrityError:  # another appointment with this doctor that day took the one active spot
+                moved = None
+            if moved is not None:
+                if places.give_back_place(slot=old_slot, channel=old.channel) == Channel.ONLINE:
+                    offer_to_waitlist(slot=old_slot, now=now)
+                notices.appointment_rescheduled(moved, old=old)
+                return moved
+        logger.warning("difference %s of order %s arrived but the move no longer applies; refunding", charge, order_no)
+        if held.status == Status.AWAITING_DIFFERENCE:
+            _end_appointment(appointment=held, slot=new_slot, status=Status.EXPIRED, now=now)
+        _refund_charge(order_no=order_no, charge=charge)
+        return held
+
+
+def _held_move_id(charge: str) -> int | None:
+    number = charge.removeprefix(HELD_MOVE_CHARGE_PREFIX)
+    if number == charge or not number.isdigit():
+        return None
+    return int(number)
+
+
+def _complete_move(*, old: Appointment, held: Appointment, order_no: str, paid_at, now) -> Appointment:
+    """The old order steps aside (its row renamed, its payment handed on), the held row takes its number."""
+    if not places.change_status(
+        appointment_id=old.pk,
+        to=Status.RESCHEDULED,
+        only_from=(Status.CONFIRMED,),
+        updated_at=now,
+        order_no=f"{order_no}-{held.reschedule_count}",
+        paid_at=None,
+        cancelled_at=now,
+        cancelled_by_id=held.booked_by_id,
+    ):
+        raise places.IllegalTransition(f"appointment {old.pk} left confirmed under its lock")
+    if not places.change_status(
+        appointment_id=held.pk,
+        to=Status.CONFIRMED,
+        only_from=(Status.AWAITING_DIFFERENCE,),
+        updated_at=now,
+        order_no=order_no,
+        paid_at=old.paid_at or paid_at,
+        rescheduled_from=old,
+    ):
+        raise places.IllegalTransition(f"appointment {held.pk} left awaiting_difference under its lock")
+    old.order_no, old.status = f"{order_no}-{held.reschedule_count}", Status.RESCHEDULED
+    return Appointment.objects.select_related("patient__user", "hospital", "department", "doctor", "schedule").get(
+        pk=held.pk
+    )
+
+
+def _refund_charge(*, order_no: str, charge: str) -> None:
+    """Give back one charge of an order (a difference paid for a move that did not happen).
+
+    Recorded in the caller's transaction; payments calls the provider after the commit.
+    """
+    from payments.services import request_refund
+
+    request_refund(order_no=order_no, charge=charge, reason="reschedule_difference_unused")
+
+
+def expire_held_move(*, appointment_id: int, now: datetime.datetime | None = None) -> bool:
+    """Give back the place a move held for its difference, once it can no longer complete.
+
+    That is: its deadline passed unpaid, the order it moves from is no longer confirmed, or the new
+    session is no longer published. The old appointment stands untouched. False if it no longer applies.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        slot, held = places.lock_appointment(appointment_id)
+        if held.status != Status.AWAITING_DIFFERENCE:
+            return False
+        old_status = Appointment.objects.filter(pk=held.moving_from_id).values_list("status", flat=True).first()
+        if (
+            held.payment_deadline > now
+            and old_status == Status.CONFIRMED
+            and slot.schedule.status == Schedule.Status.PUBLISHED
+        ):
+            return False
+        _end_appointment(appointment=held, slot=slot, status=Status.EXPIRED, now=now)
+    return True
+
+
+def expire_held_moves(*, now: datetime.datetime | None = None, limit: int = 500) -> int:
+    """Sweep moves waiting for a difference that can no longer complete, one transaction each.
+
+    Before a held place is given back, the difference's payment is settled or closed at the
+    provider: if the money did arrive, the move completes instead (through the payment signal).
+    """
+    from payments.services import settle_or_close
+
+    now = now or timezone.now()
+    due = (
+        Appointment.objects.filter(status=Status.AWAITING_DIFFERENCE)
+        .filter(
+            Q(payment_deadline__lte=now)
+            | ~Q(moving_from__status=Status.CONFIRMED)
+            | ~Q(schedule__status=Schedule.Status.PUBLISHED)
+        )
+        .values_list("pk", "moving_from__order_no")[:limit]
+    )
+    expired = 0
+    for appointment_id, order_no in due:
+        try:
+            if settle_or_close(order_no=order_no, charge=f"{HELD_MOVE_CHARGE_PREFIX}{appointment_id}"):
+                continue
+        except Exception:  # a provider that cannot be reached: try again on the next sweep
+            logger.exception("could not settle or close the difference of %s; the move stays held", order_no)
+            continue
+        expired += expire_held_move(appointment_id=appointment_id, now=now)
+    return expired
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,7 +677,7 @@ def expire_unpaid(*, now: datetime.datetime | None = None, limit: int = 500) -> 
             logger.exception("could not settle or close the payment of %s; it stays pending", order_no)
             continue
         expired += expire_appointment(appointment_id=appointment_id, now=now)
-    return expired
+    return expired + expire_held_moves(now=now, limit=limit)
 
 
 def suspend_schedule(*, schedule: Schedule, reason: str, by, now: datetime.datetime | None = None) -> int:
@@ -895,22 +1123,41 @@ def record_payment(*, order_no: str, amount_fen: int, paid_at: datetime.datetime
 def pay_appointment(
     *, user, appointment: Appointment, provider: str, method: str, client_ip: str = "", return_url: str = ""
 ):
-    """Start (or resume) paying a waiting order with Alipay, WeChat Pay or the 模拟支付 sandbox."""
+    """Start (or resume) paying a waiting order with Alipay, WeChat Pay or the 模拟支付 sandbox.
+
+    For a confirmed order with a move to a dearer place held (or that held row itself), this pays
+    the fee difference: a charge of its own on the order the move comes from.
+    """
     from payments.services import start_payment
 
-    appointment = Appointment.objects.select_related("patient", "doctor", "hospital").get(pk=appointment.pk)
+    appointment = Appointment.objects.select_related("patient", "doctor", "hospital", "moving_from").get(
+        pk=appointment.pk
+    )
     if user.pk not in (appointment.patient.user_id, appointment.booked_by_id):
         raise errors.NotOwner()
+    names = {"hospital": appointment.hospital.name, "doctor": appointment.doctor.name}
+    held = appointment if appointment.status == Status.AWAITING_DIFFERENCE else _held_move_of(appointment)
+    if held is not None:
+        order = appointment if held is not appointment else appointment.moving_from
+        if order.status != Status.CONFIRMED:  # the move can no longer complete; the sweep gives its place back
+            raise errors.InvalidStatus(status=order.get_status_display())
+        return start_payment(
+            order_no=order.order_no,
+            charge=held.difference_charge,
+            amount_fen=held.difference_fen,
+            subject=_("%(hospital)s %(doctor)s 改约补差价") % names,
+            provider=provider,
+            method=method,
+            expires_at=held.payment_deadline,
+            client_ip=client_ip,
+            return_url=return_url,
+        )
     if appointment.status != Status.PENDING_PAYMENT:
         raise errors.InvalidStatus(status=appointment.get_status_display())
-    subject = _("%(hospital)s %(doctor)s 挂号费") % {
-        "hospital": appointment.hospital.name,
-        "doctor": appointment.doctor.name,
-    }
     return start_payment(
         order_no=appointment.order_no,
         amount_fen=appointment.fee_fen,
-        subject=subject,
+        subject=_("%(hospital)s %(doctor)s 挂号费") % names,
         provider=provider,
         method=method,
         expires_at=appointment.payment_deadline,

@@ -4,14 +4,14 @@ partner channel on a real-name patient's behalf. Thin: validate → one service 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from booking.api_reschedule import RescheduledAppointmentOut
+from booking.api_reschedule import RescheduledAppointmentOut, start_paying_due
 from booking.models import Appointment
 from config.api import IDEMPOTENCY_PARAMETER, BookingRateThrottle, idempotency_key
 from hospital.models import Doctor, Hospital
@@ -295,11 +295,33 @@ class AppointmentCancelApi(PartnerView, APIView):
         return Response(PartnerAppointmentOut(appointments.get(pk=appointment.pk)).data)
 
 
+class PartnerPayOutput(serializers.Serializer):
+    order_no = serializers.CharField()
+    provider = serializers.CharField()
+    redirect_url = serializers.CharField(allow_blank=True)
+    code_url = serializers.CharField(allow_blank=True)
+
+
+def _partner_payment(order_no: str):
+    def shape(started, provider, method) -> dict:
+        body = {"order_no": order_no, "provider": provider}
+        return PartnerPayOutput({**body, "redirect_url": started.redirect_url, "code_url": started.code_url}).data
+
+    return shape
+
+
 class PartnerRescheduledAppointmentOut(RescheduledAppointmentOut):
     patient = PartnerPatientOut(read_only=True)
+    payment = serializers.SerializerMethodField(
+        help_text="传入 provider 且有待付金额时：如何支付，与「发起支付」的返回相同"
+    )
 
     class Meta(RescheduledAppointmentOut.Meta):
         fields = [*RescheduledAppointmentOut.Meta.fields, "hospital", "doctor", "patient"]
+
+    @extend_schema_field(PartnerPayOutput(allow_null=True))
+    def get_payment(self, appointment) -> dict | None:
+        return self.context.get("payment")
 
 
 class AppointmentRescheduleApi(PartnerView, APIView):
@@ -309,10 +331,18 @@ class AppointmentRescheduleApi(PartnerView, APIView):
 
     class PartnerRescheduleInput(serializers.Serializer):
         slot = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="新号源（同一医生）")
+        provider = serializers.ChoiceField(
+            choices=Provider.choices,
+            required=False,
+            help_text="有待付金额（amount_due_fen > 0，如改到更贵的号需补差价）时立即发起支付",
+        )
 
     @extend_schema(
         tags=[TAG],
         summary="改约：改到同一医生的其他时段或日期（合作平台渠道）",
+        description="已支付的预约改到挂号费更高的号时只需补差价：新号源先保留（状态 awaiting_difference），"
+        "原预约在差价支付前保持有效；差价通过同一订单的「发起支付」支付（或在此传入 provider 立即发起）；"
+        "超过 pay_deadline 未支付则释放保留的号源，原预约不变。",
         request=PartnerRescheduleInput,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: PartnerRescheduledAppointmentOut},
@@ -329,8 +359,17 @@ class AppointmentRescheduleApi(PartnerView, APIView):
         moved = services.reschedule_for_patient(
             partner=request.partner, appointment=appointment, slot_id=slot_id, idempotency_key=key
         )
-        moved = appointments.select_related("rescheduled_from").get(pk=moved.pk)
-        return Response(PartnerRescheduledAppointmentOut(moved).data, status=status.HTTP_201_CREATED)
+        moved = appointments.select_related("rescheduled_from", "moving_from").get(pk=moved.pk)
+        provider = data.validated_data.get("provider")
+        body = PartnerRescheduledAppointmentOut(moved).data
+        body["payment"] = start_paying_due(
+            user=request.partner.user,
+            appointment=moved,
+            provider=provider,
+            method=None,
+            pay=_partner_payment(body["order_no"]),
+        )
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class AppointmentPayApi(PartnerView, APIView):
@@ -341,13 +380,15 @@ class AppointmentPayApi(PartnerView, APIView):
     class PartnerPayInput(serializers.Serializer):
         provider = serializers.ChoiceField(choices=Provider.choices)
 
-    class PartnerPayOutput(serializers.Serializer):
-        order_no = serializers.CharField()
-        provider = serializers.CharField()
-        redirect_url = serializers.CharField(allow_blank=True)
-        code_url = serializers.CharField(allow_blank=True)
+    PartnerPayOutput = PartnerPayOutput
 
-    @extend_schema(tags=[TAG], summary="发起支付", request=PartnerPayInput, responses={200: PartnerPayOutput})
+    @extend_schema(
+        tags=[TAG],
+        summary="发起支付",
+        description="待支付的订单支付挂号费；已支付的订单有改约到更贵号源待补差价时，支付差价。",
+        request=PartnerPayInput,
+        responses={200: PartnerPayOutput},
+    )
     def post(self, request, order_no):
         data = self.PartnerPayInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -120,7 +120,10 @@ def reschedule_for_patient(
         moved = booking_services.reschedule_appointment(
             user=partner.user, appointment=appointment, slot_id=slot_id, idempotency_key=idempotency_key
         )
-        record_rescheduled_in(appointment_id=moved.pk)
+        if moved.status != Appointment.Status.AWAITING_DIFFERENCE:
+            # A move held for its fee difference is not made yet: once paid, the old order's
+            # `rescheduled` and the new one's `confirmed` webhooks tell the partner.
+            record_rescheduled_in(appointment_id=moved.pk)
     return moved
 
 

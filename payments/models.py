@@ -45,10 +45,13 @@ def new_refund_no() -> str:
 
 
 class Payment(models.Model):
-    """One attempt to collect an order's amount through one provider.
+    """One attempt to collect one charge of an order through one provider.
 
     `out_trade_no` is ours and unique per attempt, so an order closed at one provider can still be
-    paid through a fresh attempt; the order is identified by `order_no` only.
+    paid through a fresh attempt; the order is identified by `order_no`. An order may owe more than
+    one charge: its own amount (`charge` empty) and later supplements, such as the fee difference
+    of a 改约 to a dearer place, each named by its owner. Each charge is paid at most once, each
+    attempt has its own `out_trade_no` at the provider, and refunding the order returns them all.
     """
 
     class Status(models.TextChoices):
@@ -72,6 +75,13 @@ class Payment(models.Model):
     HELD_STATUSES = (Status.PAID, Status.REFUNDING)
 
     order_no = models.CharField(_("订单号"), max_length=32, db_index=True)
+    charge = models.CharField(
+        _("收费项"),
+        max_length=24,
+        blank=True,
+        default="",
+        help_text=_("空：订单本身的金额；否则为追加收费（如改约补差价）的名称。每个收费项只能支付一次。"),
+    )
     out_trade_no = models.CharField(_("商户支付单号"), max_length=32, unique=True, default=new_out_trade_no)
     provider = models.CharField(_("支付渠道"), max_length=10, choices=Provider.choices)
     method = models.CharField(_("支付方式"), max_length=10, choices=Method.choices)
@@ -102,10 +112,10 @@ class Payment(models.Model):
                 condition=Q(refund_reserved_fen__lte=F("amount_fen")), name="payments_payment_refunds_within_amount"
             ),
             models.UniqueConstraint(
-                fields=["order_no"], condition=Q(status="paid"), name="payments_payment_one_paid_per_order"
+                fields=["order_no", "charge"], condition=Q(status="paid"), name="payments_payment_one_paid_per_charge"
             ),
             models.UniqueConstraint(
-                fields=["order_no", "provider", "method"],
+                fields=["order_no", "charge", "provider", "method"],
                 condition=Q(status="created"),
                 name="payments_payment_one_open_per_channel",
             ),

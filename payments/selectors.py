@@ -10,13 +10,20 @@ def payments_of(*, order_no: str) -> QuerySet[Payment]:
     return Payment.objects.filter(order_no=order_no).order_by("created_at", "pk")
 
 
-def open_payments_of(*, order_no: str) -> QuerySet[Payment]:
-    return payments_of(order_no=order_no).filter(status__in=Payment.OPEN_STATUSES)
+def open_payments_of(*, order_no: str, charge: str | None = None) -> QuerySet[Payment]:
+    """The order's payments still waiting for the payer: of every charge, or of one."""
+    payments = payments_of(order_no=order_no).filter(status__in=Payment.OPEN_STATUSES)
+    return payments if charge is None else payments.filter(charge=charge)
 
 
-def paid_payment_of(*, order_no: str) -> Payment | None:
-    """The payment that holds the order's money; the database allows at most one."""
-    return Payment.objects.filter(order_no=order_no, status=Payment.Status.PAID).first()
+def paid_payment_of(*, order_no: str, charge: str = "") -> Payment | None:
+    """The payment that holds one charge of the order (by default its own amount); at most one."""
+    return Payment.objects.filter(order_no=order_no, charge=charge, status=Payment.Status.PAID).first()
+
+
+def charge_was_paid(*, order_no: str, charge: str) -> bool:
+    """Whether money for this charge of the order ever arrived (it may be refunded since)."""
+    return payments_of(order_no=order_no).filter(charge=charge, paid_at__isnull=False).exists()
 
 
 def money_held_for(*, order_no: str) -> bool:

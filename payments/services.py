@@ -74,12 +74,19 @@ def start_payment(
     expires_at: datetime.datetime,
     client_ip: str = "",
     return_url: str = "",
+    charge: str = "",
 ) -> PaymentStart:
-    """Open (or reuse the open) payment of an order through one provider and say where the payer goes next."""
+    """Open (or reuse the open) payment of an order through one provider and say where the payer goes next.
+
+    `charge` names a supplement owed on the order (a 改约's fee difference); empty is the order's
+    own amount. Each charge is paid once, through attempts with their own `out_trade_no`.
+    """
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
         raise InvalidAmount()
     if not order_no or len(order_no) > 32:
         raise ValueError("order_no must be 1 to 32 characters")
+    if len(charge) > Payment._meta.get_field("charge").max_length:
+        raise ValueError("charge is too long")
     if provider not in PROVIDER_METHODS:
         raise ProviderUnavailable()
     if method not in PROVIDER_METHODS[provider]:
@@ -96,6 +103,7 @@ def start_payment(
         expires_at=expires_at,
         client_ip=client_ip or None,
         return_url=return_url,
+        charge=charge,
     )
     started = channel.start(
         payment,
@@ -106,10 +114,16 @@ def start_payment(
 
 
 @transaction.atomic
-def _open_payment(*, order_no, amount_fen, provider, method, **fields) -> Payment:
-    if selectors.payments_of(order_no=order_no).filter(paid_at__isnull=False).exists():
+def _open_payment(*, order_no, amount_fen, provider, method, charge, **fields) -> Payment:
+    if selectors.charge_was_paid(order_no=order_no, charge=charge):
         raise OrderAlreadyPaid()
-    channel = {"order_no": order_no, "provider": provider, "method": method, "status": Payment.Status.CREATED}
+    channel = {
+        "order_no": order_no,
+        "charge": charge,
+        "provider": provider,
+        "method": method,
+        "status": Payment.Status.CREATED,
+    }
     existing = Payment.objects.filter(**channel).first()
     if existing is None:
         try:
@@ -159,8 +173,9 @@ def record_payment_paid(*, payment: Payment, report: TradeReport) -> bool:
     """The one path to "paid". Returns True for the call that made it so (and sent the signal).
 
     The row lock serialises duplicates of one payment; the partial unique index
-    `payments_payment_one_paid_per_order` catches a second payment of the same order (for
-    example one attempt by Alipay and one by WeChat), which is then refunded automatically.
+    `payments_payment_one_paid_per_charge` catches a second payment of the same charge of an order
+    (for example one attempt by Alipay and one by WeChat), which is then refunded automatically.
+    A supplement (another `charge` of the order) is no duplicate: it is money the order owes too.
     """
     locked = Payment.objects.select_for_update().get(pk=payment.pk)
     if locked.paid_at is not None:
@@ -171,10 +186,13 @@ def record_payment_paid(*, payment: Payment, report: TradeReport) -> bool:
         "provider_trade_no": report.trade_no[:64],
         "notification": report.raw or None,
     }
-    # Another payment of this order already took the money (it may be refunding or refunded by
+    # Another payment of this charge already took the money (it may be refunding or refunded by
     # now, so the unique index on status "paid" no longer sees it): this one is a duplicate.
     duplicate = (
-        selectors.payments_of(order_no=locked.order_no).exclude(pk=locked.pk).filter(paid_at__isnull=False).exists()
+        selectors.payments_of(order_no=locked.order_no)
+        .filter(charge=locked.charge, paid_at__isnull=False)
+        .exclude(pk=locked.pk)
+        .exists()
     )
     won = False
     if not duplicate:
@@ -194,13 +212,13 @@ def record_payment_paid(*, payment: Payment, report: TradeReport) -> bool:
         return False
     locked.refresh_from_db()
     payment_succeeded.send(sender=Payment, payment=locked)
-    if selectors.open_payments_of(order_no=locked.order_no).exists():
+    if selectors.open_payments_of(order_no=locked.order_no, charge=locked.charge).exists():
         # The payer had opened other attempts (another provider or method): close them now, so no
         # second payment can arrive; one that was paid meanwhile is settled as a duplicate and refunded.
         from payments.tasks import settle_or_close_order
 
-        order_no = locked.order_no
-        transaction.on_commit(lambda: settle_or_close_order.delay(order_no), robust=True)
+        order_no, charge = locked.order_no, locked.charge
+        transaction.on_commit(lambda: settle_or_close_order.delay(order_no, charge), robust=True)
     return True
 
 
@@ -236,13 +254,14 @@ def query_and_sync(*, payment: Payment) -> Payment:
     return payment
 
 
-def settle_or_close(*, order_no: str) -> bool:
-    """At the order's payment deadline: settle what was in fact paid, close the rest at the provider.
+def settle_or_close(*, order_no: str, charge: str | None = None) -> bool:
+    """At a payment deadline: settle what was in fact paid, close the rest at the provider.
 
-    Returns True when the order is paid after the call. Safe to repeat. Raises ProviderError
-    (nothing closed) when a provider cannot tell us whether it was paid.
+    Every charge of the order, or only `charge`. Returns True when that charge (by default the
+    order's own amount) is paid after the call. Safe to repeat. Raises ProviderError (nothing
+    closed) when a provider cannot tell us whether it was paid.
     """
-    for payment in selectors.open_payments_of(order_no=order_no):
+    for payment in selectors.open_payments_of(order_no=order_no, charge=charge):
         try:
             channel = get_provider(payment.provider)
         except ProviderUnavailable:
@@ -269,19 +288,25 @@ def settle_or_close(*, order_no: str) -> bool:
             if report.state is not TradeState.CLOSED:
                 raise ProviderError()
         _mark_closed(payment=payment)
-    return selectors.paid_payment_of(order_no=order_no) is not None
+    return selectors.paid_payment_of(order_no=order_no, charge=charge or "") is not None
 
 
 # Refunds -----------------------------------------------------------------------------------------
 
 
-def request_refund(*, order_no: str, reason: str, amount_fen: int | None = None) -> Refund | None:
-    """Refund the order's paid payment: `amount_fen` of it, or by default all that is left.
+def request_refund(
+    *, order_no: str, reason: str, amount_fen: int | None = None, charge: str | None = None
+) -> Refund | None:
+    """Refund the order's money: `amount_fen` of it, or by default all that is left.
+
+    The order's money may sit in several payments (its own amount and supplements such as a
+    改约's fee difference): a full refund returns what is left of each, a partial one is spread
+    over them; `charge` narrows it to one charge. Returns the last refund opened.
 
     A payment may be refunded in several parts; their sum never exceeds what was paid (the
-    payment row is locked and `refund_reserved_fen` is raised by one conditional UPDATE under a
+    payment rows are locked and `refund_reserved_fen` is raised by one conditional UPDATE under a
     check constraint), and InvalidAmount refuses more. Asking for the rest when nothing is left
-    returns the latest refund, so a repeated full refund refunds once.
+    opens nothing and submits again what is still pending, so a repeated full refund refunds once.
 
     The provider is called after the surrounding transaction commits (immediately when there is
     none), so this is safe inside a `payment_succeeded` receiver: a provider failure leaves the
@@ -289,35 +314,48 @@ def request_refund(*, order_no: str, reason: str, amount_fen: int | None = None)
     """
     if amount_fen is not None and (not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0):
         raise InvalidAmount()
-    refund = _open_refund(order_no=order_no, reason=reason, amount_fen=amount_fen)
-    if refund is None:
-        return None
-    if refund.status == Refund.Status.PENDING:
-        _submit_on_commit(refund)
+    refunds = _open_refunds(order_no=order_no, reason=reason, amount_fen=amount_fen, charge=charge)
+    if not refunds:  # nothing left to give back: ask again for what has not reached the provider
+        refunds = Refund.objects.filter(payment__order_no=order_no, status=Refund.Status.PENDING)
+        if charge is not None:
+            refunds = refunds.filter(payment__charge=charge)
+        refunds = list(refunds.order_by("pk"))
+    for refund in refunds:
+        if refund.status == Refund.Status.PENDING:
+            _submit_on_commit(refund)
+    if not refunds:
+        return selectors.latest_refund_of(order_no=order_no)
+    refund = refunds[-1]
     refund.refresh_from_db()
     return refund
 
 
 @transaction.atomic
-def _open_refund(*, order_no: str, reason: str, amount_fen: int | None) -> Refund | None:
-    payment = (
-        Payment.objects.select_for_update()
-        .filter(order_no=order_no, status__in=Payment.HELD_STATUSES, refund_reserved_fen__lt=F("amount_fen"))
-        .order_by(Case(When(status=Payment.Status.PAID, then=0), default=1), "pk")
-        .first()
+def _open_refunds(*, order_no: str, reason: str, amount_fen: int | None, charge: str | None) -> list[Refund]:
+    payments = Payment.objects.select_for_update().filter(
+        order_no=order_no, status__in=Payment.HELD_STATUSES, refund_reserved_fen__lt=F("amount_fen")
     )
-    if payment is None:
-        if amount_fen is not None:
-            raise InvalidAmount()  # nothing paid, or all of it refunded or being refunded already
-        return selectors.latest_refund_of(order_no=order_no)
-    amount = payment.refundable_fen if amount_fen is None else amount_fen
-    reserved = Payment.objects.filter(pk=payment.pk, refund_reserved_fen__lte=payment.amount_fen - amount).update(
-        refund_reserved_fen=F("refund_reserved_fen") + amount, updated_at=timezone.now()
-    )
-    if not reserved:
-        raise InvalidAmount()
-    _transition(Payment, payment.pk, to=Payment.Status.REFUNDING, from_=Payment.HELD_STATUSES)
-    return Refund.objects.create(payment=payment, amount_fen=amount, reason=str(reason)[:80])
+    if charge is not None:
+        payments = payments.filter(charge=charge)
+    payments = list(payments.order_by(Case(When(status=Payment.Status.PAID, then=0), default=1), "pk"))
+    if amount_fen is not None and amount_fen > sum(payment.refundable_fen for payment in payments):
+        raise InvalidAmount()  # more than is held: nothing paid, or refunded or being refunded already
+    left = amount_fen
+    refunds = []
+    for payment in payments:
+        amount = payment.refundable_fen if left is None else min(left, payment.refundable_fen)
+        reserved = Payment.objects.filter(pk=payment.pk, refund_reserved_fen__lte=payment.amount_fen - amount).update(
+            refund_reserved_fen=F("refund_reserved_fen") + amount, updated_at=timezone.now()
+        )
+        if not reserved:
+            raise InvalidAmount()
+        _transition(Payment, payment.pk, to=Payment.Status.REFUNDING, from_=Payment.HELD_STATUSES)
+        refunds.append(Refund.objects.create(payment=payment, amount_fen=amount, reason=str(reason)[:80]))
+        if left is not None:
+            left -= amount
+            if left == 0:
+                break
+    return refunds
 
 
 def _settle_refunding(payment_id: int) -> None:
@@ -418,7 +456,7 @@ def _apply_refund_report(*, refund: Refund, report: RefundReport) -> Refund:
 
 @transaction.atomic
 def _mark_refund_succeeded(*, refund: Refund, report: RefundReport) -> bool:
-    # Lock order: payment, then refund (the same as _open_refund).
+    # Lock order: payment, then refund (the same as _open_refunds).
     Payment.objects.select_for_update().get(pk=refund.payment_id)
     locked = Refund.objects.select_for_update().get(pk=refund.pk)
     now = timezone.now()

@@ -43,9 +43,9 @@ def sweep_processing_refunds(min_age_minutes: int = 2) -> int:
 
 
 @shared_task(bind=True, max_retries=5)
-def settle_or_close_order(self, order_no: str) -> bool:
-    """For callers that prefer a task: the order's payment deadline has passed."""
+def settle_or_close_order(self, order_no: str, charge: str | None = None) -> bool:
+    """For callers that prefer a task: the order's payment deadline has passed (of every charge, or of one)."""
     try:
-        return services.settle_or_close(order_no=order_no)
+        return services.settle_or_close(order_no=order_no, charge=charge)
     except ProviderError as exc:
         raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc

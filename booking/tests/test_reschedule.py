@@ -241,21 +241,7 @@ def test_cancelling_a_moved_paid_order_refunds_its_payment(
     assert refund.payment.order_no == new.order_no and refund.amount_fen == new.fee_fen
 
 
-def test_higher_fee_asks_for_payment_and_refunds_the_old(
-    client, sandbox, patient, slot, other_slot, django_capture_on_commit_callbacks
-):
-    old = _paid(client, patient, slot)
-    _set_fee(other_slot, old.fee_fen + 1000)
-    with django_capture_on_commit_callbacks(execute=True):
-        new = reschedule_appointment(user=patient.user, appointment=old, slot_id=other_slot.pk)
-    assert new.status == Status.PENDING_PAYMENT and new.fee_fen == old.fee_fen + 1000
-    assert new.order_no != old.order_no and new.payment_deadline > timezone.now()
-    old.refresh_from_db()
-    assert old.status in (Status.RESCHEDULED, Status.REFUNDED) and old.refund_requested_at is not None
-    refund = Refund.objects.get()
-    assert refund.payment.order_no == old.order_no and refund.amount_fen == old.fee_fen
-    # net, the patient pays the difference
-    assert new.fee_fen - refund.amount_fen == 1000
+# A paid order moving to a higher fee: booking/tests/test_reschedule_difference.py
 
 
 def test_lower_fee_carries_the_payment_and_refunds_only_the_difference(
