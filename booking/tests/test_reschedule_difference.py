@@ -386,3 +386,59 @@ def test_the_differences_notification_races_the_expiry_sweep(attempt, settings):
     holding = Appointment.objects.filter(status__in=Appointment.PLACE_HOLDING)
     assert holding.filter(slot=slot).count() + holding.filter(slot=dear).count() == 1  # never neither, never both
     assert _counts(slot, dear) == [holding.filter(slot=slot).count(), holding.filter(slot=dear).count()]
+
+
+# ---------------------------------------------------------------------------------------------
+# The API: POST /api/v1/appointments/{order_no}/reschedule/ and …/pay/
+
+
+def _api(client, order_no, action, body):
+    return client.post(f"/api/v1/appointments/{order_no}/{action}/", body, content_type="application/json")
+
+
+def test_api_answers_the_difference_and_how_to_pay_it(
+    client, sandbox, patient, slot, other_slot, django_assert_max_num_queries
+):
+    old = _paid(client, patient, slot)
+    client.force_login(patient.user)
+    with django_assert_max_num_queries(40):
+        response = _api(client, old.order_no, "reschedule", {"slot": other_slot.pk, "provider": "sandbox"})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["order_no"] == old.order_no and body["rescheduled_from"] == old.order_no
+    assert body["status"] == "awaiting_difference" and body["slot"] == other_slot.pk
+    assert body["amount_due_fen"] == DIFFERENCE and body["refund_fen"] == 0 and body["pay_deadline"]
+    payment = body["payment"]
+    assert payment["provider"] == "sandbox" and payment["method"] == "page" and payment["amount_fen"] == DIFFERENCE
+    assert payment["redirect_url"] and payment["code_url"] == ""
+    client.post(payment["redirect_url"])  # the payer pays on the sandbox page
+    moved = client.get(f"/api/v1/appointments/{old.order_no}/").json()
+    assert moved["status"] == "confirmed" and Appointment.objects.get(order_no=old.order_no).slot_id == other_slot.pk
+
+
+def test_api_pay_pays_an_outstanding_difference(client, sandbox, patient, slot, other_slot, outsider):
+    old = _paid(client, patient, slot)
+    client.force_login(patient.user)
+    body = _api(client, old.order_no, "reschedule", {"slot": other_slot.pk}).json()
+    assert body["payment"] is None and body["amount_due_fen"] == DIFFERENCE
+    response = _api(client, old.order_no, "pay", {"provider": "sandbox"})
+    assert response.status_code == 200, response.content
+    paid = response.json()
+    assert paid["amount_fen"] == DIFFERENCE and paid["redirect_url"]
+    assert Payment.objects.get(out_trade_no=paid["payment_no"]).charge.startswith("move-")
+    client.force_login(outsider)
+    assert _api(client, old.order_no, "pay", {"provider": "sandbox"}).status_code == 404
+
+
+def test_api_repeating_the_move_answers_the_held_one_and_a_bad_provider_is_400(
+    client, sandbox, patient, slot, other_slot
+):
+    old = _paid(client, patient, slot)
+    client.force_login(patient.user)
+    first = _api(client, old.order_no, "reschedule", {"slot": other_slot.pk}).json()
+    again = _api(client, old.order_no, "reschedule", {"slot": other_slot.pk, "provider": "sandbox"})
+    assert again.status_code == 201 and again.json()["queue_number"] == first["queue_number"]
+    assert again.json()["payment"]["amount_fen"] == DIFFERENCE
+    bad = _api(client, old.order_no, "reschedule", {"slot": other_slot.pk, "provider": "paypal"})
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid"
+    assert _counts(slot, other_slot) == [1, 1]

@@ -1,6 +1,8 @@
 """改约 through the partner API: the booking engine moves the order within the partner channel,
 only between the partner's own orders and slots at hospitals that grant it."""
 
+import datetime
+
 import pytest
 from django.utils import timezone
 
@@ -11,7 +13,8 @@ from hospital.channels import Channel
 from partners.models import WebhookDelivery
 from partners.tests.factories import HospitalGrantFactory, PartnerWebhookFactory, make_key
 from partners.tests.test_api import BASE, book, person
-from scheduling.models import Slot
+from scheduling.models import Schedule, Slot
+from scheduling.tests.factories import make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +188,34 @@ def test_a_paid_order_keeps_its_number_and_the_webhooks_link_the_renamed_old_row
         ("appointment.rescheduled_in", booked["order_no"]),
     ]
     assert WebhookDelivery.objects.order_by("pk").last().payload["appointment"]["rescheduled_from"] == old_number
+
+
+def test_a_paid_order_moving_to_a_dearer_place_owes_the_difference_and_pays_it(api, granted, booked, partner, settings):
+    settings.PAYMENTS_SANDBOX = True
+    first, _second = slots(granted)
+    record_payment(order_no=booked["order_no"], amount_fen=booked["fee_fen"], paid_at=timezone.now())
+    dear = make_session(
+        doctor=granted["doctor"], date=granted["session"].date + datetime.timedelta(days=1), places=3
+    ).slots.get()
+    Schedule.objects.filter(pk=dear.schedule_id).update(fee_fen=booked["fee_fen"] + 500)
+
+    response = api.post(
+        f"{BASE}/appointments/{booked['order_no']}/reschedule/",
+        {"slot": dear.pk, "provider": "sandbox"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["order_no"] == booked["order_no"] and body["status"] == "awaiting_difference"
+    assert body["amount_due_fen"] == 500
+    assert body["payment"]["order_no"] == booked["order_no"] and body["payment"]["redirect_url"]
+    assert partner_places(first) == (1, 1) and partner_places(dear) == (1, 1)  # both held until it is paid
+    paid = api.post(
+        f"{BASE}/appointments/{booked['order_no']}/pay/", {"provider": "sandbox"}, content_type="application/json"
+    )
+    assert paid.status_code == 200 and paid.json()["redirect_url"] == body["payment"]["redirect_url"]
+    api.post(paid.json()["redirect_url"])
+    moved = Appointment.objects.get(order_no=booked["order_no"])
+    assert moved.slot_id == dear.pk and moved.status == Appointment.Status.CONFIRMED
+    assert partner_places(first) == (0, 0)
