@@ -167,6 +167,8 @@ def record_status_change(*, appointment_id: int, status: str) -> WebhookDelivery
     row = _webhook_row(appointment_id)
     if row is None:
         return None
+    if row["moving_from_id"] is not None and row["rescheduled_from__order_no"] is None:
+        return None  # a move held for its fee difference that never completed: the partner never saw it
     return _write_delivery(row, event=webhook_event(status, row["cancel_reason"]), status=status)
 
 
@@ -189,7 +191,7 @@ def record_rescheduled_in(*, appointment_id: int) -> WebhookDelivery | None:
 def _webhook_row(appointment_id: int) -> dict | None:
     return (
         Appointment.objects.filter(pk=appointment_id, partner__webhook__is_active=True)
-        .values(*_PAYLOAD_FIELDS, "status")
+        .values(*_PAYLOAD_FIELDS, "status", "moving_from_id")
         .first()
     )
 

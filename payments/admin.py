@@ -5,6 +5,7 @@ from payments.models import Payment, Refund
 
 MONEY_AND_PROVIDER_FIELDS = (
     "order_no",
+    "charge",
     "out_trade_no",
     "provider",
     "method",
@@ -37,6 +38,7 @@ class PaymentAdmin(admin.ModelAdmin):
     list_display = (
         "out_trade_no",
         "order_no",
+        "charge",
         "provider",
         "method",
         "amount_display",

@@ -13,6 +13,7 @@ from hospital.channels import Channel
 from partners.models import WebhookDelivery
 from partners.tests.factories import HospitalGrantFactory, PartnerWebhookFactory, make_key
 from partners.tests.test_api import BASE, book, person
+from payments.models import Payment
 from scheduling.models import Schedule, Slot
 from scheduling.tests.factories import make_session
 
@@ -214,8 +215,39 @@ def test_a_paid_order_moving_to_a_dearer_place_owes_the_difference_and_pays_it(a
     paid = api.post(
         f"{BASE}/appointments/{booked['order_no']}/pay/", {"provider": "sandbox"}, content_type="application/json"
     )
-    assert paid.status_code == 200 and paid.json()["redirect_url"] == body["payment"]["redirect_url"]
+    assert paid.status_code == 200 and paid.json()["redirect_url"]
+    assert Payment.objects.filter(order_no=booked["order_no"], charge__startswith="move-").count() == 1  # reused
     api.post(paid.json()["redirect_url"])
     moved = Appointment.objects.get(order_no=booked["order_no"])
     assert moved.slot_id == dear.pk and moved.status == Appointment.Status.CONFIRMED
     assert partner_places(first) == (0, 0)
+
+
+def test_a_held_move_tells_the_partner_only_once_it_is_made(api, granted, booked, partner, settings):
+    from booking.services import expire_unpaid
+
+    settings.PAYMENTS_SANDBOX = True
+    PartnerWebhookFactory(partner=partner)
+    record_payment(order_no=booked["order_no"], amount_fen=booked["fee_fen"], paid_at=timezone.now())
+    dear = make_session(
+        doctor=granted["doctor"], date=granted["session"].date + datetime.timedelta(days=1), places=3
+    ).slots.get()
+    Schedule.objects.filter(pk=dear.schedule_id).update(fee_fen=booked["fee_fen"] + 500)
+    before = WebhookDelivery.objects.count()
+
+    body = reschedule(api, booked["order_no"], dear.pk).json()
+    held = Appointment.objects.get(moving_from__order_no=booked["order_no"])
+    expire_unpaid(now=held.payment_deadline + datetime.timedelta(seconds=1))
+    assert WebhookDelivery.objects.count() == before  # held, then given back: nothing happened to the order
+    assert body["status"] == "awaiting_difference"
+
+    body = reschedule(api, booked["order_no"], dear.pk).json()
+    paid = api.post(
+        f"{BASE}/appointments/{booked['order_no']}/pay/", {"provider": "sandbox"}, content_type="application/json"
+    )
+    api.post(paid.json()["redirect_url"])
+    events = list(WebhookDelivery.objects.order_by("pk").values_list("event", "order_no"))[before:]
+    assert events == [
+        ("appointment.rescheduled", f"{booked['order_no']}-1"),
+        ("appointment.confirmed", booked["order_no"]),
+    ]
