@@ -49,7 +49,8 @@ class Appointment(models.Model):
         Status.CHECKED_IN: {Status.COMPLETED, Status.CANCELLED},
         Status.CANCELLED: {Status.REFUNDED},
         Status.EXPIRED: {Status.REFUNDED},
-        # A paid order moved to a place with another fee is refunded in full (see reschedule_appointment).
+        # Money that reached an order after it moved away (late), or a paid order moved to a dearer
+        # place it does not pay online, is refunded in full (see reschedule_appointment).
         Status.RESCHEDULED: {Status.REFUNDED},
         Status.AWAITING_DIFFERENCE: {Status.CONFIRMED, Status.EXPIRED, Status.CANCELLED},
         Status.COMPLETED: set(),
