@@ -401,7 +401,7 @@ def test_api_answers_the_difference_and_how_to_pay_it(
 ):
     old = _paid(client, patient, slot)
     client.force_login(patient.user)
-    with django_assert_max_num_queries(40):
+    with django_assert_max_num_queries(30):
         response = _api(client, old.order_no, "reschedule", {"slot": other_slot.pk, "provider": "sandbox"})
     assert response.status_code == 201, response.content
     body = response.json()
