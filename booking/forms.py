@@ -53,7 +53,9 @@ class BookForm(forms.Form):
 
 
 class PayForm(forms.Form):
-    provider = forms.ChoiceField(label=_("支付方式"), choices=())
+    provider = forms.ChoiceField(
+        label=_("支付方式"), choices=(), widget=forms.RadioSelect, error_messages={"required": _("请选择支付方式。")}
+    )
 
     def __init__(self, *args, providers, **kwargs):
         super().__init__(*args, **kwargs)
