@@ -383,3 +383,43 @@ def test_penalties_show_the_ban_end_and_reason(browser_client, slot, patient, do
     assert "爽约" in text
     assert "365天内爽约或临近就诊退号3次" in text
     assert timezone.localtime(now + datetime.timedelta(days=90)).strftime("%Y年%-m月%-d日") in text
+
+
+def test_over_a_limit_is_a_message(browser_client, rules, doctor, patient):
+    rules.max_active = 1
+    rules.save()
+    _book(patient, make_session(doctor=doctor).slots.get())
+    other_doctor = DoctorFactory(hospital=doctor.hospital)
+    slot = make_session(doctor=other_doctor).slots.get()
+    response = browser_client.post(f"/book/{slot.pk}/", {"patient": patient.pk, "action": "book", "key": "abc"})
+    assert response.status_code == 200
+    assert "已达到预约上限" in _messages(response)[0]
+
+
+def _error_classes(base):
+    for cls in base.__subclasses__():
+        yield cls
+        yield from _error_classes(cls)
+
+
+def test_every_error_a_patient_can_meet_reads_as_plain_chinese():
+    from booking.views import NEXT_STEP
+    from config.errors import DomainError
+
+    codes = {cls.code for cls in _error_classes(DomainError)}
+    assert set(NEXT_STEP) <= codes  # the one map names only real codes
+    for cls in _error_classes(errors.BookingError):
+        params = {"release_at": "12月3日 15:00", "days": 7, "limit_label": "每月", "maximum": 10, "until": "2027-01-01"}
+        params |= {"minutes": 120, "status": "已取消", "opens": "", "closes": "", "reason": "原因", "count": 1}
+        text = user_message(cls(**params))
+        assert text and "%(" not in text and "%s" not in text, cls.code
+
+
+def test_the_reschedule_page_uses_a_fixed_number_of_queries(browser_client, rules, doctor, patient):
+    appointment = _confirm(_book(patient, make_session(doctor=doctor, segments=2).slots.first()))
+    path = f"/appointments/{appointment.order_no}/reschedule/"
+    few = _count_queries(browser_client, path)
+    for day in (1, 2, 4):
+        make_session(doctor=doctor, date=timezone.localdate() + datetime.timedelta(days=day), segments=6)
+    assert len(browser_client.get(path).context["schedules"]) == 4
+    assert _count_queries(browser_client, path) == few
