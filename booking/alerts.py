@@ -11,6 +11,7 @@ import itertools
 
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from booking import eligibility
 from notifications import services as notifications
@@ -97,11 +98,11 @@ def end_after_booking(*, user_id: int, doctor_id: int, schedule_id: int) -> int:
     )
 
 
-def subscribe_to_doctor(*, user, doctor) -> "notifications.Subscription":
+def subscribe_to_doctor(*, user, doctor):
     return notifications.subscribe(
         user=user,
         topic=doctor_topic(doctor.pk),
-        label=f"{doctor.hospital.name} {doctor.name}医生 新号源开放",
+        label=_("%(hospital)s %(doctor)s医生 新号源开放") % {"hospital": doctor.hospital.name, "doctor": doctor.name},
         link=f"/doctors/{doctor.pk}/",
     )
 
@@ -110,6 +111,11 @@ def subscribe_to_session(*, user, schedule: Schedule):
     return notifications.subscribe(
         user=user,
         topic=schedule_topic(schedule.pk),
-        label=f"{schedule.doctor.hospital.name} {schedule.doctor.name}医生 {session_text(schedule)} 有号空出",
+        label=_("%(hospital)s %(doctor)s医生 %(session)s 有号空出")
+        % {
+            "hospital": schedule.doctor.hospital.name,
+            "doctor": schedule.doctor.name,
+            "session": session_text(schedule),
+        },
         link=f"/doctors/{schedule.doctor_id}/",
     )

@@ -145,3 +145,16 @@ def test_penalties_and_alerts_pages(phone_page, live_server, doctor, patient):
     page.goto("/alerts/")
     assert page.get_by_text("提醒中").first.is_visible()
     _look(page, "alerts")
+
+
+def test_wechat_pay_shows_a_scannable_code_with_the_deadline(phone_page, live_server, wechat, doctor, patient):
+    page = phone_page
+    slot = make_session(doctor=doctor).slots.get()
+    appointment = book_slot(user=patient.user, patient=patient, slot=slot)
+    walks.log_in_as(page, patient.user, live_server.url)
+    page.goto(f"/appointments/{appointment.order_no}/pay/")
+    page.get_by_label("微信支付").check()
+    page.get_by_role("button", name="去支付").click()
+    assert page.get_by_role("img", name="微信支付二维码").is_visible()
+    assert page.get_by_text("前完成支付").first.is_visible()
+    _look(page, "wechat-qr")

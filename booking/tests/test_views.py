@@ -423,3 +423,16 @@ def test_the_reschedule_page_uses_a_fixed_number_of_queries(browser_client, rule
         make_session(doctor=doctor, date=timezone.localdate() + datetime.timedelta(days=day), segments=6)
     assert len(browser_client.get(path).context["schedules"]) == 4
     assert _count_queries(browser_client, path) == few
+
+
+def test_others_waitlist_places_cannot_be_left(outsider_client, rules, doctor, patient):
+    full = make_session(doctor=doctor, places=1)
+    _book(PatientFactory(), full.slots.get())
+    entry = join_waitlist(user=patient.user, patient=patient, schedule=full)
+    assert outsider_client.post(f"/waitlist/{entry.pk}/leave/").status_code == 404
+    entry.refresh_from_db()
+    assert entry.status == WaitlistEntry.Status.WAITING
+
+
+def test_an_unknown_slot_is_not_found(browser_client, db):
+    assert browser_client.get("/book/999999/").status_code == 404
