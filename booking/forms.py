@@ -27,8 +27,9 @@ class BookForm(forms.Form):
             "invalid_choice": _("请选择本账户的就诊人。"),
         },
     )
+    # Which button was pressed; a form sent without one (Enter in a field) books.
     action = forms.ChoiceField(
-        choices=[(BOOK, BOOK), (REQUEST, REQUEST), (WAITLIST, WAITLIST)], widget=forms.HiddenInput
+        choices=[(BOOK, BOOK), (REQUEST, REQUEST), (WAITLIST, WAITLIST)], widget=forms.HiddenInput, required=False
     )
     urgency = forms.TypedChoiceField(
         label=_("病情紧急程度"), choices=BookingRequest.Urgency.choices, coerce=int, required=False, initial=0

@@ -128,7 +128,7 @@ def book(request, slot_id: int):
 
 
 def _book(request, data, *, slot):
-    patient, action = data["patient"], data["action"]
+    patient, action = data["patient"], data["action"] or BookForm.BOOK
     if action == BookForm.REQUEST:
         request_booking(user=request.user, patient=patient, schedule=slot.schedule, urgency=data["urgency"])
         messages.success(request, _("已报名，截止后统一抽签，结果会以短信通知，并显示在本页。"))
