@@ -8,7 +8,7 @@ class BookingConfig(AppConfig):
 
     def ready(self):
         from accounts.services import patient_in_use_checks
-        from booking import receivers  # noqa: F401  (connects the payment signals)
+        from booking import receivers  # noqa: F401  (connects the payment, 到号提醒 and release signals)
         from booking.selectors import patient_in_use
 
         if patient_in_use not in patient_in_use_checks:

@@ -6,6 +6,8 @@ from django.utils import timezone
 
 from accounts.models import Patient
 from booking.models import Appointment, BookingBan, BookingRequest, Penalty, WaitlistEntry
+from scheduling.models import Schedule, Slot
+from scheduling.selectors import schedules_for_patients
 
 
 def active_ban(*, person_key: str, hospital_id: int, now: datetime.datetime) -> BookingBan | None:
@@ -135,3 +137,51 @@ def penalties_and_bans_of(*, user, now: datetime.datetime) -> tuple[dict, list[P
         .order_by("ends_at")
     )
     return mine, penalties, bans
+
+
+# ---------------------------------------------------------------------------------------------
+# Patient web pages (booking/views.py)
+
+
+def slot_for_booking(*, slot_id: int) -> Slot | None:
+    """A slot of a session patients can see (published or 停诊), with what the booking page shows."""
+    return (
+        Slot.objects.select_related("schedule__doctor__hospital", "schedule__department")
+        .filter(pk=slot_id, schedule__status__in=(Schedule.Status.PUBLISHED, Schedule.Status.SUSPENDED))
+        .first()
+    )
+
+
+def reschedule_targets(*, appointment: Appointment, now: datetime.datetime, days_ahead: int) -> list[Schedule]:
+    """The same doctor's bookable sessions in the window, each with `open_slots` that still have an
+    online place (the appointment's own slot left out). Two queries whatever the number of slots."""
+    today = timezone.localdate(now)
+    found = []
+    for schedule in schedules_for_patients(
+        doctor_id=appointment.doctor_id, date_from=today, date_to=today + datetime.timedelta(days=days_ahead)
+    ):
+        if schedule.status != Schedule.Status.PUBLISHED or schedule.release_at > now:
+            continue
+        if schedule.uses_requests and schedule.drawn_at is None:
+            continue
+        schedule.open_slots = [
+            slot
+            for slot in schedule.open_slots
+            if slot.places_left > 0 and slot.start_at > now and slot.pk != appointment.slot_id
+        ]
+        if schedule.open_slots:
+            found.append(schedule)
+    return found
+
+
+def reschedule_outcome(appointment: Appointment) -> tuple[int, int]:
+    """After a 改约: (still to pay for this order, refunded from the order it replaced), in fen."""
+    due = appointment.fee_fen if appointment.status == Appointment.Status.PENDING_PAYMENT else 0
+    previous = appointment.rescheduled_from
+    if previous is None:
+        return due, 0
+    if previous.refund_requested_at is not None:
+        return due, previous.fee_fen  # refunded in full, the new fee is paid afresh
+    if appointment.order_no == previous.order_no.rsplit("-", 1)[0] and previous.fee_fen > appointment.fee_fen:
+        return due, previous.fee_fen - appointment.fee_fen  # the payment carried over, the difference refunded
+    return due, 0

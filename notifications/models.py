@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -46,3 +47,49 @@ class NotificationLog(models.Model):
     @property
     def masked_phone(self) -> str:
         return pii.mask_phone(self.phone)
+
+
+class EndReason(models.TextChoices):
+    BOOKED = "booked", _("已预约")
+    CANCELLED = "cancelled", _("已取消提醒")
+
+
+class Subscription(models.Model):
+    """到号提醒: an account asks to be told about a topic (e.g. "doctor:12", "schedule:34").
+
+    Notifications knows nothing of what a topic means: the app that owns the thing (booking)
+    names the topic, tells this app when something happened (`notify_topic`) and when the
+    subscriber no longer needs it (`end_subscriptions`).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    topic = models.CharField(_("主题"), max_length=64)
+    label = models.CharField(_("提醒内容"), max_length=120)
+    link = models.CharField(_("页面地址"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("订阅时间"), auto_now_add=True)
+    notified_at = models.DateTimeField(_("最近通知时间"), null=True, blank=True)
+    notice = models.CharField(_("最近通知内容"), max_length=300, blank=True)
+    ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    end_reason = models.CharField(_("结束原因"), max_length=20, choices=EndReason.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("到号提醒")
+        verbose_name_plural = _("到号提醒")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "topic"],
+                condition=models.Q(ended_at__isnull=True),
+                name="notifications_subscription_one_active_per_topic",
+            ),
+        ]
+        indexes = [models.Index(fields=["topic", "ended_at"], name="notifications_sub_topic_idx")]
+
+    def __str__(self):
+        return f"{self.label} ({self.topic})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None

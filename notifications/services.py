@@ -10,7 +10,7 @@ from accounts.phones import normalize_mobile
 from accounts.pii import mask_phone
 from notifications.backends import SmsMessage, get_backend
 from notifications.errors import SmsPermanentError, SmsTemplateError, SmsTransientError
-from notifications.models import NotificationLog
+from notifications.models import EndReason, NotificationLog, Subscription
 from notifications.templates_sms import SMS_TEMPLATES, get_template
 
 logger = logging.getLogger("notifications")
@@ -133,3 +133,57 @@ def requeue_pending_sms(*, older_than: timedelta = timedelta(minutes=15)) -> int
     for log_id in ids:
         deliver_sms_task.delay(log_id)
     return len(ids)
+
+
+# 到号提醒 (subscriptions) --------------------------------------------------------------------------
+
+
+def subscribe(*, user, topic: str, label: str, link: str = "") -> Subscription:
+    """Start (or keep) the account's subscription to `topic`; subscribing twice changes nothing."""
+    existing = Subscription.objects.filter(user=user, topic=topic, ended_at__isnull=True).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Subscription.objects.create(user=user, topic=topic, label=label[:120], link=link[:200])
+    except IntegrityError:
+        # The same account subscribed at the same moment (a double click): keep the first.
+        return Subscription.objects.get(user=user, topic=topic, ended_at__isnull=True)
+
+
+def unsubscribe(*, user, subscription_id: int) -> bool:
+    """The subscriber stops it. False when it is not theirs or already ended."""
+    return bool(
+        Subscription.objects.filter(pk=subscription_id, user=user, ended_at__isnull=True).update(
+            ended_at=timezone.now(), end_reason=EndReason.CANCELLED
+        )
+    )
+
+
+def end_subscriptions(*, user_id: int, topics: list[str], reason: str = EndReason.BOOKED) -> int:
+    """End the account's active subscriptions to these topics (they booked): no more messages."""
+    return Subscription.objects.filter(user_id=user_id, topic__in=topics, ended_at__isnull=True).update(
+        ended_at=timezone.now(), end_reason=reason
+    )
+
+
+def notify_topic(*, topic: str, event: str, template: str, params: dict) -> int:
+    """Tell every active subscriber of `topic` that `event` happened: an SMS and a notice on the site.
+
+    One SMS per subscriber per event, however often the event is announced (the SMS log's
+    dedupe key is the account and the event): the caller names the event so that "at most one
+    per session" holds, e.g. event "schedule:34" for any place freed in that session. `params`
+    are the template's, without `name`, which is the subscriber's. Returns how many were told.
+    """
+    now = timezone.now()
+    told = 0
+    subscriptions = Subscription.objects.filter(topic=topic, ended_at__isnull=True).select_related("user")
+    for subscription in subscriptions.order_by("pk"):
+        user = subscription.user
+        dedupe_key = f"alert:{user.pk}:{event}"
+        if not user.is_active or not user.phone or NotificationLog.objects.filter(dedupe_key=dedupe_key).exists():
+            continue
+        log = send_sms(phone=user.phone, template=template, params={**params, "name": user.name}, dedupe_key=dedupe_key)
+        Subscription.objects.filter(pk=subscription.pk).update(notified_at=now, notice=log.text[:300])
+        told += 1
+    return told

@@ -223,6 +223,19 @@ SMS_TEMPLATES: dict[str, SmsTemplate] = dict(
             money=("amount",),
             blank_defaults=WHERE_DEFAULT,
         ),
+        _template(
+            "alert_slot_freed",
+            "{name}，您订阅的到号提醒：{hospital}{department}{doctor}医生{session}有号源空出，先到先得，"
+            "请尽快登录挂号平台预约。本场次只提醒这一次。",
+            ["name", "hospital", "department", "doctor", "session"],
+            blank_defaults={"name": "您好"},
+        ),
+        _template(
+            "alert_day_released",
+            "{name}，您订阅的到号提醒：{hospital}{department}{doctor}医生{day}的号源已开放预约，请登录挂号平台预约。",
+            ["name", "hospital", "department", "doctor", "day"],
+            blank_defaults={"name": "您好"},
+        ),
     ]
 )
 

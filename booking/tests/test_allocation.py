@@ -56,7 +56,7 @@ def test_draw_gives_the_places_to_winners_and_tells_the_rest(lottery, django_cap
         result = draw_schedule(schedule=lottery, now=_closed(lottery))
     assert len(result.winners) == 3
     assert len(result.losers) == 5
-    assert len(callbacks) == 8  # one SMS each
+    assert len(callbacks) == 11  # one SMS each, and each winner's 到号提醒 ended (booking.receivers)
     won = BookingRequest.objects.filter(status=BookingRequest.Status.WON)
     assert {r.pk for r in won} == set(result.winners)
     assert all(r.appointment.status == Appointment.Status.PENDING_PAYMENT for r in won)

@@ -31,6 +31,8 @@ CONTRACT = {
     "payment_expired": VISIT | {"order_no"},
     "booking_rescheduled": VISIT | {"old_time", "queue_number", "order_no", "location"},
     "booking_rescheduled_pending_payment": VISIT | {"old_time", "deadline", "amount", "location", "order_no"},
+    "alert_slot_freed": {"name", "hospital", "department", "doctor", "session"},
+    "alert_day_released": {"name", "hospital", "department", "doctor", "day"},
 }
 MOMENT = datetime.datetime(2025, 3, 4, 0, 30, tzinfo=datetime.UTC)
 
@@ -108,7 +110,7 @@ def test_a_moment_given_as_bare_text_or_time_is_refused(code, moment):
 
 def test_every_message_about_a_visit_names_the_hospital_and_the_department():
     about_visits = [t for t in SMS_TEMPLATES.values() if {*MOMENTS, "session"} & set(t.params)]
-    assert len(about_visits) == 12
+    assert len(about_visits) == 13
     for template in about_visits:
         assert {"hospital", "department"} <= set(template.params), template.code
 
