@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
+from booking import selectors
 from booking.api import PaymentOut
 from booking.calendar import appointment_calendar
 from booking.models import Appointment
@@ -54,19 +55,11 @@ def start_paying_due(*, user, appointment: Appointment, provider: str | None, me
 
     `pay(started, provider, method)` shapes the answer as the door's own /pay/ endpoint does.
     """
-    if not provider or amount_due_fen(appointment) == 0:
+    if not provider or selectors.amount_due_fen(appointment) == 0:
         return None
     method = method or DEFAULT_METHODS[provider]
     started = pay_appointment(user=user, appointment=appointment, provider=provider, method=method)
     return pay(started, provider, method)
-
-
-def amount_due_fen(appointment: Appointment) -> int:
-    if appointment.status == Appointment.Status.PENDING_PAYMENT:
-        return appointment.fee_fen
-    if appointment.status == Appointment.Status.AWAITING_DIFFERENCE:
-        return appointment.difference_fen
-    return 0
 
 
 class RescheduledAppointmentOut(serializers.ModelSerializer):
@@ -119,21 +112,14 @@ class RescheduledAppointmentOut(serializers.ModelSerializer):
         return previous.order_no if previous is not None else None
 
     def get_amount_due_fen(self, appointment) -> int:
-        return amount_due_fen(appointment)
+        return selectors.amount_due_fen(appointment)
 
     @extend_schema_field(PaymentOut(allow_null=True))
     def get_payment(self, appointment) -> dict | None:
         return self.context.get("payment")
 
     def get_refund_fen(self, appointment) -> int:
-        previous = appointment.rescheduled_from
-        if previous is None:
-            return 0
-        if previous.refund_requested_at is not None:
-            return previous.fee_fen  # refunded in full, the new fee is paid afresh
-        if appointment.order_no == previous.order_no.rsplit("-", 1)[0] and previous.fee_fen > appointment.fee_fen:
-            return previous.fee_fen - appointment.fee_fen  # the payment carried over, the difference refunded
-        return 0
+        return selectors.reschedule_outcome(appointment)[1]
 
 
 def _patient_payment(started, provider: str, method: str) -> dict:

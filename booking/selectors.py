@@ -174,9 +174,18 @@ def reschedule_targets(*, appointment: Appointment, now: datetime.datetime, days
     return found
 
 
+def amount_due_fen(appointment: Appointment) -> int:
+    """Still to pay for this order: the fee while unpaid, or a dearer 改约's difference."""
+    if appointment.status == Appointment.Status.PENDING_PAYMENT:
+        return appointment.fee_fen
+    if appointment.status == Appointment.Status.AWAITING_DIFFERENCE:
+        return appointment.difference_fen
+    return 0
+
+
 def reschedule_outcome(appointment: Appointment) -> tuple[int, int]:
     """After a 改约: (still to pay for this order, refunded from the order it replaced), in fen."""
-    due = appointment.fee_fen if appointment.status == Appointment.Status.PENDING_PAYMENT else 0
+    due = amount_due_fen(appointment)
     previous = appointment.rescheduled_from
     if previous is None:
         return due, 0

@@ -164,8 +164,12 @@ def pay(request, order_no: str):
     if appointment.status == Status.EXPIRED:
         messages.error(request, user_message(PaymentExpired()))
         return redirect("booking:appointment", order_no=order_no)
-    if appointment.status != Status.PENDING_PAYMENT:
+    if appointment.status not in (Status.PENDING_PAYMENT, Status.AWAITING_DIFFERENCE):
         return redirect("booking:appointment", order_no=order_no)
+    # A dearer 改约 held until its difference is paid completes under the number of the order it
+    # moves from, so the patient comes back to that order.
+    back_to = appointment.moving_from.order_no if appointment.status == Status.AWAITING_DIFFERENCE else order_no
+    due = {"appointment": appointment, "amount_due_fen": selectors.amount_due_fen(appointment)}
     form = PayForm(request.POST or None, providers=_provider_choices())
     if request.method == "POST" and form.is_valid():
         provider = form.cleaned_data["provider"]
@@ -176,16 +180,16 @@ def pay(request, order_no: str):
                 provider=provider,
                 method=DEFAULT_METHODS[provider],
                 client_ip=request.META.get("REMOTE_ADDR", ""),
-                return_url=request.build_absolute_uri(reverse("booking:appointment", args=[order_no])),
+                return_url=request.build_absolute_uri(reverse("booking:appointment", args=[back_to])),
             )
         except DomainError as error:
             messages.error(request, user_message(error))
         else:
             if started.code_url:
                 qr = segno.make(started.code_url, error="m").svg_inline(scale=4)
-                return render(request, "booking/pay_qr.html", {"appointment": appointment, "qr": qr})
+                return render(request, "booking/pay_qr.html", {**due, "qr": qr})
             return redirect(started.redirect_url)
-    return render(request, "booking/pay.html", {"appointment": appointment, "form": form})
+    return render(request, "booking/pay.html", {**due, "form": form})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,6 +248,20 @@ def reschedule(request, order_no: str):
         else:
             moved = _own_appointment(request, moved.order_no)
             due, refund = selectors.reschedule_outcome(moved)
+            if moved.status == Status.AWAITING_DIFFERENCE:
+                messages.success(
+                    request,
+                    _(
+                        "新的号源已为您保留：%(time)s。请在%(deadline)s前支付差价¥%(amount)s完成改约；"
+                        "逾期未付，新号源将释放，原预约保持不变。"
+                    )
+                    % {
+                        "time": _local(moved.estimated_at),
+                        "deadline": _local(moved.payment_deadline),
+                        "amount": fen_to_yuan(due),
+                    },
+                )
+                return redirect("booking:pay", order_no=moved.order_no)
             text = _("改约成功，新的就诊时间：%(time)s，就诊序号%(n)d。") % {
                 "time": _local(moved.estimated_at),
                 "n": moved.queue_number,

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tests.factories import PatientFactory
-from booking import errors
+from booking import errors, services
 from booking.alerts import subscribe_to_session
 from booking.allocation import request_booking
 from booking.models import Appointment, BookingBan, BookingRequest, Penalty, WaitlistEntry
@@ -436,3 +436,24 @@ def test_others_waitlist_places_cannot_be_left(outsider_client, rules, doctor, p
 
 def test_an_unknown_slot_is_not_found(browser_client, db):
     assert browser_client.get("/book/999999/").status_code == 404
+
+
+def test_a_dearer_move_is_held_and_the_pay_page_asks_only_the_difference(
+    browser_client, client, settings, rules, doctor, patient
+):
+    settings.PAYMENTS_SANDBOX = True
+    session = make_session(doctor=doctor, places=2)
+    dearer = make_session(doctor=doctor, date=session.date + datetime.timedelta(days=1), places=2)
+    Schedule.objects.filter(pk=dearer.pk).update(fee_fen=session.fee_fen + 1500)
+    appointment = _book(patient, session.slots.get())
+    started = services.pay_appointment(user=patient.user, appointment=appointment, provider="sandbox", method="page")
+    client.post(started.redirect_url)
+    response = browser_client.post(
+        f"/appointments/{appointment.order_no}/reschedule/", {"slot": dearer.slots.get().pk}, follow=True
+    )
+    held = Appointment.objects.get(status=Appointment.Status.AWAITING_DIFFERENCE)
+    assert response.redirect_chain[-1][0] == f"/appointments/{held.order_no}/pay/"
+    assert "差价¥15.00" in _messages(response)[0]
+    assert "¥15.00" in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.CONFIRMED  # the old place stands till the difference is paid
