@@ -39,6 +39,10 @@ class HourPlan:
     doctors_needed: int | None
     places_per_segment: int | None  # per doctor, keeping the mean wait under the target with doctors_needed
 
+    @property
+    def mean_wait_now_minutes(self) -> float | None:
+        return None if self.mean_wait_now is None else self.mean_wait_now * 60
+
 
 @dataclass
 class CapacityPlan:
@@ -385,19 +389,20 @@ def _release_minute(qs):
     return qs.filter(minute__lte=release_at, minute__gt=release_at - datetime.timedelta(minutes=1))
 
 
-def historical_chance(*, doctor_id: int, today: datetime.date | None = None) -> dict:
-    """历史中签率 / 抢号成功率 for a doctor over the last `HISTORY_DAYS`, with what it is based on.
+def historical_chance(*, doctor_id: int, now: datetime.datetime | None = None) -> dict:
+    """历史中签率 / 抢号成功率 for a doctor's sessions released in the last `HISTORY_DAYS`.
 
     - lottery: won / entries drawn (entries passed over as ineligible count as not won);
     - fcfs: won / attempts in the release minute, from the drained attempt counters;
     - priority: won / entries overall and per score band (the draw's score, PRIORITY_BANDS).
-    `chance` is the overall share for the doctor's current policy (the latest session's), None
+    `chance` is the share for the doctor's current policy (their latest published session's), None
     with no data. Four queries, whatever the history.
     """
-    today = today or timezone.localdate()
-    since = today - datetime.timedelta(days=HISTORY_DAYS)
+    now = now or timezone.now()
+    since = now - datetime.timedelta(days=HISTORY_DAYS)
+    released = {"schedule__release_at__gt": since, "schedule__release_at__lte": now}
     latest_policy = (
-        Schedule.objects.filter(doctor_id=doctor_id, date__lte=today + datetime.timedelta(days=30))
+        Schedule.objects.filter(doctor_id=doctor_id, status=Schedule.Status.PUBLISHED)
         .order_by("-date", "-start_at")
         .values_list("allocation_policy", flat=True)
         .first()
@@ -405,7 +410,7 @@ def historical_chance(*, doctor_id: int, today: datetime.date | None = None) -> 
     drawn = BookingRequest.objects.filter(
         schedule__doctor_id=doctor_id,
         schedule__drawn_at__isnull=False,
-        schedule__date__range=(since, today),
+        **released,
         status__in=[BookingRequest.Status.WON, BookingRequest.Status.LOST, BookingRequest.Status.INELIGIBLE],
     )
     by_policy = {
@@ -417,7 +422,7 @@ def historical_chance(*, doctor_id: int, today: datetime.date | None = None) -> 
         )
     }
     fcfs = _release_minute(
-        AttemptMinute.objects.filter(schedule__doctor_id=doctor_id, schedule__date__range=(since, today))
+        AttemptMinute.objects.filter(schedule__doctor_id=doctor_id, **released)
     ).aggregate(attempts=Sum("attempts"), won=Sum("won"), sessions=Count("schedule_id", distinct=True))
     bands = drawn.filter(schedule__allocation_policy=AllocationPolicy.PRIORITY).aggregate(
         **{
@@ -442,7 +447,7 @@ def historical_chance(*, doctor_id: int, today: datetime.date | None = None) -> 
     current = policies.get(latest_policy) if latest_policy else None
     return {
         "doctor_id": doctor_id,
-        "since": since,
+        "since": timezone.localdate(since),
         "policy": latest_policy,
         "chance": current["chance"] if current else None,
         "sessions": current["sessions"] if current else 0,

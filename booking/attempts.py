@@ -135,7 +135,17 @@ def _drain(*, current_minute: int) -> list[AttemptCount]:
 
 
 def restore_counts(counts: list[AttemptCount]) -> None:
-    """Give drained counts back to the counters (the write that should have kept them failed)."""
+    """Give drained counts back to the counters (the write that should have kept them failed).
+
+    They go back to their own minute (the release minute must stay the release minute), and the
+    cursor is moved back before the oldest of them so the next drain walks those minutes again.
+    """
+    if not counts:
+        return
+    cursor = cache.get(CURSOR)
+    oldest = min(count.minute for count in counts)
+    if cursor is not None and cursor >= oldest:
+        cache.set(CURSOR, oldest - 1, None)
     for count in counts:
         attempts_key, won_key = _keys(count.schedule_id, count.minute)
         if count.attempts and _increment(attempts_key, count.attempts):
