@@ -421,9 +421,9 @@ def historical_chance(*, doctor_id: int, now: datetime.datetime | None = None) -
             sessions=Count("schedule_id", distinct=True),
         )
     }
-    fcfs = _release_minute(
-        AttemptMinute.objects.filter(schedule__doctor_id=doctor_id, **released)
-    ).aggregate(attempts=Sum("attempts"), won=Sum("won"), sessions=Count("schedule_id", distinct=True))
+    fcfs = _release_minute(AttemptMinute.objects.filter(schedule__doctor_id=doctor_id, **released)).aggregate(
+        attempts=Sum("attempts"), won=Sum("won"), sessions=Count("schedule_id", distinct=True)
+    )
     bands = drawn.filter(schedule__allocation_policy=AllocationPolicy.PRIORITY).aggregate(
         **{
             f"{kind}_{index}": Count(

@@ -33,9 +33,9 @@ def record_attempt_counts(*, counts: list[attempts.AttemptCount]) -> int:
     return touched
 
 
-def flush_attempt_counts() -> int:
+def flush_attempt_counts(*, now: datetime.datetime | None = None) -> int:
     """Move the cache counters into AttemptMinute; on a failed write they go back to the cache."""
-    counts = attempts.drain_counts()
+    counts = attempts.drain_counts(now=now.timestamp() if now else None)
     if not counts:
         return 0
     try:
