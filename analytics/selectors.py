@@ -173,8 +173,9 @@ def _plan_hour(hour, arrivals, rate, doctors_now, mu, target, segment_minutes) -
 # Admission control: the web workers in front of 预约 in the release minute
 
 
-# Used when no benchmark figure is found: one booking request takes a worker 20 ms (50 per second).
-DEFAULT_SERVICE_RATE = 50.0
+# Used when no benchmark result file is found: the README's release-rush figure, `book_slot`
+# at about 170 attempts/s in one web process (2-core machine), i.e. ~5.9 ms of one worker each.
+DEFAULT_SERVICE_RATE = 170.0
 BENCH_RESULTS = "bench/results"
 
 
@@ -200,10 +201,15 @@ def measured_server(*, results_dir: Path | None = None) -> MeasuredServer | None
     """The booking endpoint's measured figures from `bench/results/*.json`, if a benchmark left any.
 
     A file holds one record or a list of them (or `{"scenarios": [...]}`); a record may carry
-    `scenario`/`name`, `throughput_per_s` (or `throughput`, `rps`), `mean_ms`, `p50_ms`, `p99_ms`
-    and `workers` (or `threads`, `processes`). The booking scenario (a name containing "book" or
-    "rush") is preferred. One worker's service rate is 1000/mean_ms (else 1000/p50_ms, else the
-    throughput divided by the workers).
+    `scenario`/`name`, `throughput_per_s` (or `throughput`, `rps`), `p50_ms`, `p99_ms`,
+    `processes` (or `workers`: web processes) and `threads`. The booking scenario (a name
+    containing "book" or "rush") is preferred.
+
+    One worker's service rate is the saturated throughput divided by the processes (one if not
+    given): a benchmark drives its endpoint flat out, and threads inside one Python process share
+    it rather than add servers. Latencies measured under that load include queueing, so they
+    are shown beside the model, never used as the service time; only a record with no
+    throughput falls back to 1000/p50_ms.
     """
     folder = results_dir or Path(settings.BASE_DIR) / BENCH_RESULTS
     records = []
@@ -220,17 +226,9 @@ def measured_server(*, results_dir: Path | None = None) -> MeasuredServer | None
     )
     for source, record in records:
         throughput = _number(record, "throughput_per_s", "throughput", "rps")
-        workers = _number(record, "workers", "threads", "processes")
-        mean_ms, p50_ms = _number(record, "mean_ms"), _number(record, "p50_ms")
-        rate = (
-            1000 / mean_ms
-            if mean_ms
-            else 1000 / p50_ms
-            if p50_ms
-            else throughput / workers
-            if throughput and workers
-            else None
-        )
+        workers = _number(record, "processes", "workers") or 1
+        p50_ms = _number(record, "p50_ms")
+        rate = throughput / workers if throughput else 1000 / p50_ms if p50_ms else None
         if rate:
             return MeasuredServer(
                 source=source,
@@ -238,7 +236,7 @@ def measured_server(*, results_dir: Path | None = None) -> MeasuredServer | None
                 throughput=throughput,
                 p50_ms=p50_ms,
                 p99_ms=_number(record, "p99_ms"),
-                workers=int(workers) if workers else None,
+                workers=int(workers),
             )
     return None
 
@@ -375,6 +373,45 @@ def schedule_lottery_chances(*, schedule: Schedule) -> list[ChannelChance]:
     return chances
 
 
+def open_lottery_chances(*, doctor_id: int, now: datetime.datetime | None = None) -> list[dict]:
+    """A doctor's lottery sessions taking entries now, each with one new online entry's exact chance.
+
+    A new entry joins the `entries` already in: it wins with probability places / (entries + 1)
+    (capped at 1). Two queries, however many sessions.
+    """
+    now = now or timezone.now()
+    sessions = list(
+        Schedule.objects.filter(
+            doctor_id=doctor_id,
+            allocation_policy=AllocationPolicy.LOTTERY,
+            status=Schedule.Status.PUBLISHED,
+            drawn_at__isnull=True,
+            release_at__lte=now,
+            request_closes_at__gt=now,
+        )
+        .annotate(places=Sum("slots__online_capacity", filter=Q(slots__is_open=True)))
+        .order_by("date", "start_at")
+    )
+    entries = dict(
+        BookingRequest.objects.filter(schedule__in=sessions, channel=Channel.ONLINE)
+        .exclude(status__in=[BookingRequest.Status.WITHDRAWN, BookingRequest.Status.CANCELLED])
+        .values("schedule_id")
+        .annotate(n=Count("id"))
+        .values_list("schedule_id", "n")
+    )
+    return [
+        {
+            "schedule_id": session.pk,
+            "date": session.date,
+            "period": session.period,
+            "entries": entries.get(session.pk, 0),
+            "places": session.places or 0,
+            "chance": float(lottery_chance(entries=entries.get(session.pk, 0) + 1, places=session.places or 0)),
+        }
+        for session in sessions
+    ]
+
+
 PRIORITY_BANDS = ((0, 19), (20, 39), (40, 59), (60, None))
 HISTORY_DAYS = 180
 
@@ -396,7 +433,8 @@ def historical_chance(*, doctor_id: int, now: datetime.datetime | None = None) -
     - fcfs: won / attempts in the release minute, from the drained attempt counters;
     - priority: won / entries overall and per score band (the draw's score, PRIORITY_BANDS).
     `chance` is the share for the doctor's current policy (their latest published session's), None
-    with no data. Four queries, whatever the history.
+    with no data. `open_lotteries`: the lottery sessions taking entries now. Six queries, whatever
+    the history.
     """
     now = now or timezone.now()
     since = now - datetime.timedelta(days=HISTORY_DAYS)
@@ -452,6 +490,7 @@ def historical_chance(*, doctor_id: int, now: datetime.datetime | None = None) -
         "chance": current["chance"] if current else None,
         "sessions": current["sessions"] if current else 0,
         "by_policy": policies,
+        "open_lotteries": open_lottery_chances(doctor_id=doctor_id, now=now),
     }
 
 

@@ -118,12 +118,14 @@ def test_queue_report_refuses_another_hospitals_department(clinic_day):
 
 def test_measured_server_reads_the_benchmarks_booking_figures(tmp_path):
     (tmp_path / "browse.json").write_text(json.dumps({"scenario": "browse", "p50_ms": 2}))
-    (tmp_path / "rush.json").write_text(
-        json.dumps({"scenarios": [{"scenario": "release_rush book_slot", "p50_ms": 20, "p99_ms": 80, "threads": 16}]})
-    )
+    rush = {"scenario": "release_rush book_slot", "throughput_per_s": 340, "p50_ms": 68, "p99_ms": 250, "processes": 2}
+    (tmp_path / "rush.json").write_text(json.dumps({"scenarios": [rush]}))
     (tmp_path / "broken.json").write_text("{")
     measured = selectors.measured_server(results_dir=tmp_path)
-    assert (measured.source, measured.service_rate, measured.p99_ms, measured.workers) == ("rush.json", 50, 80, 16)
+    # Saturated throughput per process; the latencies include queueing and are only shown.
+    assert (measured.source, measured.service_rate, measured.p99_ms, measured.workers) == ("rush.json", 170, 250, 2)
+    (tmp_path / "rush.json").write_text(json.dumps([{"name": "book", "p50_ms": 20}]))
+    assert selectors.measured_server(results_dir=tmp_path).service_rate == 50
     assert selectors.measured_server(results_dir=tmp_path / "none") is None
 
 

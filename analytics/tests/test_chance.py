@@ -56,6 +56,18 @@ def test_a_lottery_entrys_chance_per_channel_before_and_after_the_draw(rules, do
     assert (drawn.entries, drawn.places, drawn.chance) == (8, 3, Fraction(3, 8))  # the places the draw had
 
 
+def test_an_open_lottery_shows_a_new_entrys_exact_chance(rules, doctor):
+    lottery = make_session(doctor=doctor, places=3, policy=AllocationPolicy.LOTTERY)
+    for _entry in range(5):
+        _enter(lottery)
+    chance = selectors.historical_chance(doctor_id=doctor.pk, now=lottery.release_at + datetime.timedelta(hours=1))
+    [open_lottery] = chance["open_lotteries"]
+    assert (open_lottery["schedule_id"], open_lottery["entries"], open_lottery["places"]) == (lottery.pk, 5, 3)
+    assert open_lottery["chance"] == 3 / 6  # joining as the sixth entry
+    closed = selectors.historical_chance(doctor_id=doctor.pk, now=lottery.request_closes_at)
+    assert closed["open_lotteries"] == []
+
+
 def test_historical_chance_of_a_lottery_doctor(rules, doctor):
     lottery = make_session(doctor=doctor, places=3, policy=AllocationPolicy.LOTTERY)
     for _entry in range(8):
