@@ -22,7 +22,7 @@ from analytics.models import AttemptMinute
 from hospital.admin_scope import HospitalScopedAdmin, in_hospital, staff_hospital_id
 from hospital.models import Department
 
-MAX_SIMULATED_PATIENTS = 20_000
+MAX_SIMULATED_PATIENTS = 10_000  # three policies × the rounds stay a few seconds
 
 
 class QueueReportForm(forms.Form):
