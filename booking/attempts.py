@@ -13,6 +13,9 @@ what it read off them (DECR by that amount), so increments that race with a drai
 next one. The cursor only passes minutes that are settled (no attempt of them can still be in
 flight). Drains are serialised by a cache lock; a drain whose write fails gives its counts back
 (`restore_counts`). Counters live `COUNTER_TTL`: a drain job stopped longer than that loses them.
+The counters need a shared cache (Redis through CACHE_URL in production): the default
+per-process locmem cache counts each web process on its own and a separate worker drains none
+of them; a database cache would turn every attempt back into SQL.
 """
 
 import functools
