@@ -195,6 +195,8 @@ MAX_SERVERS = 100_000
 
 def servers_for_mean_wait(*, arrival_rate: float, service_rate: float, target_wait: float) -> int:
     """The fewest servers whose mean wait Wq is at most `target_wait` (Wq falls as c grows)."""
+    if not target_wait > 0:
+        raise ValueError("target_wait must be > 0 (no finite number of servers makes every wait zero)")
     return _fewest_servers(arrival_rate, service_rate, lambda model: model.wq <= target_wait)
 
 
@@ -205,6 +207,8 @@ def servers_for_sojourn_quantile(*, arrival_rate: float, service_rate: float, q:
     more than 1−q of requests (P(S > target) = e^{−μ·target} > 1−q).
     """
     _check_quantile(q)
+    if not target > 0:
+        raise ValueError("target must be > 0")
     if math.exp(-service_rate * target) > 1 - q:
         return None
     return _fewest_servers(arrival_rate, service_rate, lambda model: model.sojourn_quantile(q) <= target)

@@ -125,6 +125,11 @@ def test_servers_for_p99_is_the_smallest_that_meets_it():
     assert MMc(arrival_rate=300, service_rate=50, servers=servers - 1).sojourn_quantile(0.99) > 0.1
 
 
+def test_a_zero_target_is_refused_rather_than_searched_for_ever():
+    with pytest.raises(ValueError, match="target_wait"):
+        servers_for_mean_wait(arrival_rate=2, service_rate=1, target_wait=0)
+
+
 def test_p99_target_below_the_service_time_itself_has_no_answer():
     assert servers_for_sojourn_quantile(arrival_rate=10, service_rate=1, q=0.99, target=0.5) is None
 

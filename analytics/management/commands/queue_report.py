@@ -42,6 +42,8 @@ class Command(BaseCommand):
             raise CommandError("--date-to is before --date-from")
         if not Department.objects.filter(pk=options["department"], hospital_id=options["hospital"]).exists():
             raise CommandError("no such department in that hospital")
+        if not 1 <= options["segment_minutes"] <= 60:
+            raise CommandError("--segment-minutes must lie between 1 and 60")
         for name in ("target_wait", "target_p99_ms", "service_rate", "arrival_rate"):
             if options[name] is not None and options[name] < (0 if name == "arrival_rate" else 1e-9):
                 raise CommandError(f"--{name.replace('_', '-')} must be positive")
