@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Patient
-from booking import eligibility, errors, notices, places
+from booking import attempts, eligibility, errors, notices, places
 from booking import places as booking_places
 from booking.models import Appointment, BookingBan, BookingRequest, Penalty, WaitlistEntry
 from booking.selectors import active_ban
@@ -31,6 +31,7 @@ Status = Appointment.Status
 # Booking
 
 
+@attempts.counted  # the release-minute success share (抢号成功率) counts every online attempt's outcome
 def book_slot(
     *,
     user,

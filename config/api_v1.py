@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("accounts.api_urls")),
     path("", include("booking.api_urls")),
     path("", include("booking.api_reschedule")),
+    path("", include("analytics.api_urls")),
 ]

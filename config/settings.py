@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "partners",
     "payments",
     "notifications",
+    "analytics",
     "demo",
 ]
 
