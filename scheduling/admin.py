@@ -5,21 +5,45 @@ booking/admin.py extends ScheduleAdmin and SlotAdmin with the booking engine's s
 """
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from hospital.admin_scope import HospitalScopedAdmin, ScopedChoicesMixin
+from hospital.audit import AuditedSaveMixin, field_changes, record
 from hospital.channels import CHANNEL_ORDER, Channel
-from hospital.roles import works_at
+from hospital.models import AuditRecord
+from hospital.roles import scheduler_department_ids, works_at
 from scheduling.models import Schedule, ScheduleTemplate, Slot, SlotAdjustment
 from scheduling.services import generate_schedules, publish_schedule
 
 NOT_OUR_HOSPITAL = gettext_lazy("只有本院工作人员可以进行此操作。")
 
 
+class DepartmentScopedMixin:
+    """A scheduler sees and manages only the departments they are given (hospital_admin: all of them)."""
+
+    department_path = "department"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        departments = scheduler_department_ids(request.user)
+        if departments is None:
+            return queryset
+        return queryset.filter(**{f"{self.department_path}__in": departments})
+
+    def scope_choices(self, field, request):
+        field = super().scope_choices(field, request)
+        departments = scheduler_department_ids(request.user)
+        queryset = getattr(field, "queryset", None)
+        if departments is not None and queryset is not None and queryset.model._meta.label == "hospital.Department":
+            field.queryset = queryset.filter(pk__in=departments)
+        return field
+
+
 @admin.register(ScheduleTemplate)
-class ScheduleTemplateAdmin(HospitalScopedAdmin):
+class ScheduleTemplateAdmin(DepartmentScopedMixin, AuditedSaveMixin, HospitalScopedAdmin):
     list_display = ["doctor", "department", "weekday", "period", "start_time", "end_time", "segment_minutes",
                     "places_per_segment", "allocation_policy", "is_active"]  # fmt: skip
     list_filter = ["doctor__hospital", "weekday", "period", "allocation_policy", "is_active"]
@@ -35,7 +59,10 @@ class ScheduleTemplateAdmin(HospitalScopedAdmin):
         if len(allowed) < queryset.count():
             self.message_user(request, NOT_OUR_HOSPITAL, messages.ERROR)
         created = generate_schedules(
-            templates=ScheduleTemplate.objects.filter(pk__in=allowed), start_date=timezone.localdate(), days=14
+            templates=ScheduleTemplate.objects.filter(pk__in=allowed),
+            start_date=timezone.localdate(),
+            days=14,
+            by=request.user,
         )
         self.message_user(
             request, _("已生成%(count)d个出诊（已有的保持不变）。") % {"count": created}, messages.SUCCESS
@@ -92,7 +119,7 @@ class SlotInline(ChannelPlacesMixin, ScopedChoicesMixin, admin.TabularInline):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(HospitalScopedAdmin):
+class ScheduleAdmin(DepartmentScopedMixin, HospitalScopedAdmin):
     list_display = ["doctor", "department", "date", "period", "allocation_policy", "status", "release_at"]
     list_filter = ["doctor__hospital", "status", "period", "allocation_policy", "date"]
     search_fields = ["doctor__name", "department__name"]
@@ -116,10 +143,20 @@ class ScheduleAdmin(HospitalScopedAdmin):
     def save_model(self, request, obj, form, change):
         # Write back only what the form changed: a full-row save would overwrite counters that
         # bookings and 加号 move concurrently with conditional UPDATEs (last_queue_number).
-        if change:
-            obj.save(update_fields=[name for name in form.changed_data if name in form.fields])
-        else:
-            obj.save()
+        names = [name for name in form.changed_data if name in form.fields]
+        with transaction.atomic():
+            before = Schedule.objects.filter(pk=obj.pk).first() if change else None
+            if change:
+                obj.save(update_fields=names)
+            else:
+                obj.save()
+            record(
+                hospital_id=obj.doctor.hospital_id,
+                actor=request.user,
+                action=AuditRecord.Action.SCHEDULE_CHANGED,
+                target=obj,
+                changes=field_changes(before, obj, names) if before else {"created": [None, str(obj)]},
+            )
 
     @admin.action(permissions=["change"], description=gettext_lazy("发布所选出诊"))
     def publish(self, request, queryset):
@@ -130,7 +167,7 @@ class ScheduleAdmin(HospitalScopedAdmin):
             if not works_at(request.user, schedule.doctor.hospital_id):
                 self.message_user(request, f"{schedule}：{NOT_OUR_HOSPITAL}", messages.ERROR)
                 continue
-            if publish_schedule(schedule=schedule):
+            if publish_schedule(schedule=schedule, by=request.user):
                 published += 1
             else:
                 skipped += 1
@@ -141,7 +178,8 @@ class ScheduleAdmin(HospitalScopedAdmin):
 
 
 @admin.register(Slot)
-class SlotAdmin(ChannelPlacesMixin, HospitalScopedAdmin):
+class SlotAdmin(DepartmentScopedMixin, ChannelPlacesMixin, HospitalScopedAdmin):
+    department_path = "schedule__department"
     list_display = ["__str__", "capacity", "booked", *CHANNEL_PLACES_COLUMNS, "partner_released", "reserves_released",
                     "is_open"]  # fmt: skip
     list_filter = ["schedule__doctor__hospital", "schedule__date"]
