@@ -71,6 +71,10 @@ class DailyStatisticsAdmin(HospitalScopedAdmin):
     list_select_related = ["department"]
     readonly_fields = [f.name for f in DailyStatistics._meta.fields]
 
+    @admin.display(description=gettext_lazy("收入（元）"), ordering="revenue_fen")
+    def revenue_yuan(self, row):
+        return row.revenue_yuan
+
     def has_add_permission(self, request):
         return False
 

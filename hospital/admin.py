@@ -1,8 +1,11 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from config.errors import DomainError
+from config.money import fen_to_yuan, yuan_to_fen
 from hospital import audit
 from hospital.admin_scope import HospitalScopedAdmin
 from hospital.models import AuditRecord, BookingRules, Department, Doctor, Hospital, HospitalStaff, TriageKeyword
@@ -25,13 +28,43 @@ class DepartmentAdmin(HospitalScopedAdmin):
     list_select_related = ["parent", "hospital"]
 
 
+class DoctorForm(forms.ModelForm):
+    """The fee is typed in yuan (20.00) and stored in fen."""
+
+    registration_fee = forms.CharField(label=_("挂号费（元）"), max_length=12, initial="0.00")
+
+    class Meta:
+        model = Doctor
+        fields = ["hospital", "departments", "name", "title", "specialty", "intro", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["registration_fee"] = fen_to_yuan(self.instance.registration_fee_fen)
+
+    def clean_registration_fee(self):
+        try:
+            return yuan_to_fen(self.cleaned_data["registration_fee"].strip())
+        except ValueError:
+            raise forms.ValidationError(_("请输入金额，如 20 或 20.00。")) from None
+
+    def save(self, commit=True):
+        self.instance.registration_fee_fen = self.cleaned_data["registration_fee"]
+        return super().save(commit=commit)
+
+
 @admin.register(Doctor)
 class DoctorAdmin(HospitalScopedAdmin):
-    list_display = ["name", "title", "hospital", "registration_fee_fen", "is_active"]
+    list_display = ["name", "title", "hospital", "fee_yuan", "is_active"]
     list_filter = ["hospital", "title", "is_active", "departments"]
     search_fields = ["name", "specialty"]
     filter_horizontal = ["departments"]
     list_select_related = ["hospital"]
+    form = DoctorForm
+
+    @admin.display(description=_("挂号费（元）"), ordering="registration_fee_fen")
+    def fee_yuan(self, doctor):
+        return doctor.registration_fee_yuan
 
 
 @admin.register(BookingRules)

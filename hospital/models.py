@@ -330,7 +330,7 @@ class HospitalStaff(models.Model):
         verbose_name=_("负责科室"),
         blank=True,
         related_name="+",
-        help_text=_("号源管理员只能管理所选科室的排班、停诊和加号；不选则不能管理任何科室。"),
+        help_text=_("号源管理员只管理所选科室的排班、停诊和加号；不选表示管理全院。"),
     )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 

@@ -150,13 +150,16 @@ def doctor_id_of(*, user, hospital_id: int) -> int | None:
 
 
 def scheduler_department_ids(user) -> set[int] | None:
-    """The departments a scheduler manages; None for any other user (no department limit)."""
-    if user.is_superuser:
+    """The departments a scheduler is limited to; None means no limit (every other role, and a
+    scheduler given no departments, who manages the whole hospital's sessions as before)."""
+    if user.is_superuser or not user.is_authenticated:
         return None
-    staff = HospitalStaff.objects.filter(user_id=user.pk, role=HospitalStaff.Role.SCHEDULER).first()
-    if staff is None:
-        return None
-    return set(staff.departments.values_list("pk", flat=True))
+    departments = set(
+        HospitalStaff.departments.through.objects.filter(
+            hospitalstaff__user_id=user.pk, hospitalstaff__role=HospitalStaff.Role.SCHEDULER
+        ).values_list("department_id", flat=True)
+    )
+    return departments or None
 
 
 def may_manage_schedule(*, user, hospital_id: int, department_id: int) -> bool:
@@ -165,7 +168,8 @@ def may_manage_schedule(*, user, hospital_id: int, department_id: int) -> bool:
     if role in ("superuser", HospitalStaff.Role.HOSPITAL_ADMIN):
         return True
     if role == HospitalStaff.Role.SCHEDULER:
-        return department_id in (scheduler_department_ids(user) or set())
+        departments = scheduler_department_ids(user)
+        return departments is None or department_id in departments
     return False
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from config.money import fen_to_yuan
 from hospital.admin_scope import HospitalScopedAdmin, ScopedChoicesMixin
 from hospital.audit import AuditedSaveMixin, field_changes, record
 from hospital.channels import CHANNEL_ORDER, Channel
@@ -88,13 +89,20 @@ class ChannelPlacesMixin:
     def clinic_places(self, slot):
         return _channel_places(slot, Channel.CLINIC)
 
-    @admin.display(description=gettext_lazy("平台余号已转线上"), boolean=True)
+    @admin.display(description=gettext_lazy("平台余号转线上"), boolean=True)
     def partner_released(self, slot):
         return slot.partner_released_at is not None
 
-    @admin.display(description=gettext_lazy("窗口/诊间余号已转线上"), boolean=True)
+    @admin.display(description=gettext_lazy("窗口诊间余号转线上"), boolean=True)
     def reserves_released(self, slot):
         return slot.reserves_released_at is not None
+
+
+class CompactListMixin:
+    """One line per row on a 1280 px screen: short dates, no wrapping (see the stylesheet)."""
+
+    class Media:
+        css = {"all": ["scheduling/changelist.css"]}
 
 
 def _channel_places(slot: Slot, channel: str) -> str:
@@ -119,14 +127,32 @@ class SlotInline(ChannelPlacesMixin, ScopedChoicesMixin, admin.TabularInline):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(DepartmentScopedMixin, HospitalScopedAdmin):
-    list_display = ["doctor", "department", "date", "period", "allocation_policy", "status", "release_at"]
-    list_filter = ["doctor__hospital", "status", "period", "allocation_policy", "date"]
+class ScheduleAdmin(CompactListMixin, DepartmentScopedMixin, HospitalScopedAdmin):
+    list_display = ["doctor_name", "department", "day", "period", "allocation_policy", "status", "fee_yuan",
+                    "release_time"]  # fmt: skip
+    list_filter = ["doctor__hospital", "status", "period", "allocation_policy"]  # dates: the date bar above the list
     search_fields = ["doctor__name", "department__name"]
     date_hierarchy = "date"
     list_select_related = ["doctor", "department"]
     readonly_fields = ["last_queue_number", "draw_seed", "drawn_at", "suspended_at", "suspended_by"]
     inlines = [SlotInline]
+
+    @admin.display(description=gettext_lazy("医生"), ordering="doctor__name")
+    def doctor_name(self, schedule):
+        return schedule.doctor.name
+
+    @admin.display(description=gettext_lazy("出诊日期"), ordering="date")
+    def day(self, schedule):
+        return f"{schedule.date:%Y-%m-%d}"
+
+    @admin.display(description=gettext_lazy("挂号费（元）"), ordering="fee_fen")
+    def fee_yuan(self, schedule):
+        return fen_to_yuan(schedule.fee_fen)
+
+    @admin.display(description=gettext_lazy("放号时间"), ordering="release_at")
+    def release_time(self, schedule):
+        return f"{timezone.localtime(schedule.release_at):%m-%d %H:%M}"
+
     actions = ["publish"]
 
     def has_add_permission(self, request):
@@ -178,14 +204,41 @@ class ScheduleAdmin(DepartmentScopedMixin, HospitalScopedAdmin):
 
 
 @admin.register(Slot)
-class SlotAdmin(DepartmentScopedMixin, ChannelPlacesMixin, HospitalScopedAdmin):
+class SlotAdmin(CompactListMixin, DepartmentScopedMixin, ChannelPlacesMixin, HospitalScopedAdmin):
     department_path = "schedule__department"
-    list_display = ["__str__", "capacity", "booked", *CHANNEL_PLACES_COLUMNS, "partner_released", "reserves_released",
-                    "is_open"]  # fmt: skip
-    list_filter = ["schedule__doctor__hospital", "schedule__date"]
+    # Short columns, no filter sidebar for staff (dates are in the date bar): one line per row at 1280 px.
+    list_display = ["segment", "places", "online_short", "partner_short", "window_short", "clinic_short",
+                    "partner_released", "reserves_released", "is_open"]  # fmt: skip
+    list_filter = ["schedule__doctor__hospital"]
+    date_hierarchy = "schedule__date"
     search_fields = ["schedule__doctor__name"]
     list_select_related = ["schedule__doctor"]
     readonly_fields = [f.name for f in Slot._meta.fields]
+
+    @admin.display(description=gettext_lazy("时段"), ordering="start_at")
+    def segment(self, slot):
+        start, end = timezone.localtime(slot.start_at), timezone.localtime(slot.end_at)
+        return f"{slot.schedule.doctor.name} {start:%m-%d %H:%M}–{end:%H:%M}"
+
+    @admin.display(description=gettext_lazy("已约/号源"))
+    def places(self, slot):
+        return f"{slot.booked}/{slot.capacity}"
+
+    @admin.display(description=gettext_lazy("线上"))
+    def online_short(self, slot):
+        return _channel_places(slot, Channel.ONLINE)
+
+    @admin.display(description=gettext_lazy("平台"))
+    def partner_short(self, slot):
+        return _channel_places(slot, Channel.PARTNER)
+
+    @admin.display(description=gettext_lazy("窗口"))
+    def window_short(self, slot):
+        return _channel_places(slot, Channel.WINDOW)
+
+    @admin.display(description=gettext_lazy("诊间"))
+    def clinic_short(self, slot):
+        return _channel_places(slot, Channel.CLINIC)
 
     def has_add_permission(self, request):
         return False
