@@ -108,3 +108,16 @@ def test_slot_and_schedule_lists_fit_1280_without_wrapping(desktop_page, world):
             "() => [...document.querySelectorAll('#result_list tbody tr')].map(r => r.getBoundingClientRect().height)"
         )
         assert heights and max(heights) < 40, (url, heights)
+
+
+def test_the_dashboard_on_the_admin_index(desktop_page, world):
+    from desk.services import snapshot_day
+
+    for index in range(5):
+        online_booking(world, slot_index=index)
+    online_booking(world, session="tomorrow")
+    for day in (world["today"].date, world["tomorrow"].date):
+        snapshot_day(hospital=world["hospital"], date=day)
+    log_in(desktop_page, world["admin"], "/admin/")
+    assert desktop_page.get_by_test_id("bookings-today").inner_text() == "5"
+    screenshot(desktop_page, "admin-dashboard")
