@@ -4,13 +4,14 @@ booking/admin.py extends ScheduleAdmin and SlotAdmin with the booking engine's s
 (停诊, 加号, 抽签): those call booking's services, and scheduling must not depend on booking.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from config.money import fen_to_yuan
+from config.money import fen_to_yuan, yuan_to_fen
 from hospital.admin_scope import HospitalScopedAdmin, ScopedChoicesMixin
 from hospital.audit import AuditedSaveMixin, field_changes, record
 from hospital.channels import CHANNEL_ORDER, Channel
@@ -126,6 +127,35 @@ class SlotInline(ChannelPlacesMixin, ScopedChoicesMixin, admin.TabularInline):
         return False
 
 
+FORM_TO_MODEL = {"fee": "fee_fen"}
+
+
+class ScheduleForm(forms.ModelForm):
+    """The session's fee is typed in yuan (20.00) and stored in fen."""
+
+    fee = forms.CharField(label=gettext_lazy("挂号费（元）"), max_length=12)
+
+    class Meta:
+        model = Schedule
+        fields = ["doctor", "department", "template", "date", "period", "start_at", "end_at", "allocation_policy",
+                  "release_at", "request_closes_at", "status", "suspended_reason"]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["fee"] = fen_to_yuan(self.instance.fee_fen)
+
+    def clean_fee(self):
+        try:
+            return yuan_to_fen(self.cleaned_data["fee"].strip())
+        except ValueError:
+            raise forms.ValidationError(gettext_lazy("请输入金额，如 20 或 20.00。")) from None
+
+    def save(self, commit=True):
+        self.instance.fee_fen = self.cleaned_data["fee"]
+        return super().save(commit=commit)
+
+
 @admin.register(Schedule)
 class ScheduleAdmin(CompactListMixin, DepartmentScopedMixin, HospitalScopedAdmin):
     list_display = ["doctor_name", "department", "day", "period", "allocation_policy", "status", "fee_yuan",
@@ -136,6 +166,7 @@ class ScheduleAdmin(CompactListMixin, DepartmentScopedMixin, HospitalScopedAdmin
     list_select_related = ["doctor", "department"]
     readonly_fields = ["last_queue_number", "draw_seed", "drawn_at", "suspended_at", "suspended_by"]
     inlines = [SlotInline]
+    form = ScheduleForm
 
     @admin.display(description=gettext_lazy("医生"), ordering="doctor__name")
     def doctor_name(self, schedule):
@@ -169,7 +200,7 @@ class ScheduleAdmin(CompactListMixin, DepartmentScopedMixin, HospitalScopedAdmin
     def save_model(self, request, obj, form, change):
         # Write back only what the form changed: a full-row save would overwrite counters that
         # bookings and 加号 move concurrently with conditional UPDATEs (last_queue_number).
-        names = [name for name in form.changed_data if name in form.fields]
+        names = [FORM_TO_MODEL.get(name, name) for name in form.changed_data if name in form.fields]
         with transaction.atomic():
             before = Schedule.objects.filter(pk=obj.pk).first() if change else None
             if change:

@@ -165,3 +165,30 @@ def test_changelists_use_a_bounded_number_of_queries(client, world, url, django_
         snapshot_day(hospital=world["hospital"], date=world["today"].date)
         with django_assert_max_num_queries(20):
             assert client.get(url).status_code == 200
+
+
+def test_fees_are_typed_and_listed_in_yuan(client, world):
+    client.force_login(world["admin"])
+    doctor = world["doctor"]
+    page = client.get(f"/admin/hospital/doctor/{doctor.pk}/change/")
+    form = page.context["adminform"].form
+    assert form.initial["registration_fee"] == "20.00" and "registration_fee_fen" not in form.fields
+    data = {
+        "hospital": doctor.hospital_id,
+        "departments": [world["first"].pk],
+        "name": doctor.name,
+        "title": doctor.title,
+        "registration_fee": "35.5",
+        "is_active": "on",
+    }
+    assert client.post(f"/admin/hospital/doctor/{doctor.pk}/change/", data).status_code == 302
+    doctor.refresh_from_db()
+    assert doctor.registration_fee_fen == 3550
+    assert "35.50" in client.get("/admin/hospital/doctor/").content.decode()
+    data["registration_fee"] = "35.555"
+    assert (
+        "registration_fee"
+        in client.post(f"/admin/hospital/doctor/{doctor.pk}/change/", data).context["adminform"].form.errors
+    )
+    schedules = client.get("/admin/scheduling/schedule/").content.decode()
+    assert "20.00" in schedules and "2000" not in schedules
