@@ -21,6 +21,7 @@ from booking.allocation import draw_schedule, verify_draw
 from booking.models import Appointment, BookingBan, BookingRequest, Penalty, WaitlistEntry
 from booking.services import add_places, cancel_appointment, check_in, complete_visit, suspend_schedule, waive_penalty
 from config.errors import DomainError
+from config.money import fen_to_yuan
 from hospital.admin_scope import HospitalScopedAdmin, staff_hospital_id
 from hospital.channels import CHANNEL_ORDER, Channel
 from hospital.roles import may_waive_penalties, works_at
@@ -279,13 +280,17 @@ class SlotAdmin(StaffActionsMixin, scheduling_admin.SlotAdmin):
 @admin.register(Appointment)
 class AppointmentAdmin(StaffActionsMixin, MaskedPatientMixin, ReadOnlyRowsMixin, HospitalScopedAdmin):
     list_display = ["order_no", "patient", "patient_id_number", "patient_phone", "doctor", "visit_date",
-                    "queue_number", "channel", "booked_by", "partner", "status", "fee_fen", "created_at"]  # fmt: skip
+                    "queue_number", "channel", "booked_by", "partner", "status", "fee_yuan", "created_at"]  # fmt: skip
     list_filter = ["hospital", "status", "channel", "visit_date"]
     search_fields = ["order_no", "patient__name", "doctor__name"]
     date_hierarchy = "visit_date"
     list_select_related = ["patient", "doctor", "booked_by", "partner"]
     readonly_fields = [*(f.name for f in Appointment._meta.fields), "patient_id_number", "patient_phone"]
     actions = ["check_in", "complete_visit", "cancel_by_hospital"]
+
+    @admin.display(description=gettext_lazy("挂号费（元）"), ordering="fee_fen")
+    def fee_yuan(self, appointment):
+        return fen_to_yuan(appointment.fee_fen)
 
     def _each(self, request, queryset, service, success):
         """Call `service(appointment=…, by=…)` for each selected appointment; refusals show their message."""

@@ -88,6 +88,21 @@ class InvalidStatus(BookingError):
     message = _("预约当前状态为“%(status)s”，不能进行此操作。")
 
 
+class NoShowTooEarly(BookingError):
+    code = "no_show_too_early"
+    message = _("预计就诊时间过后%(minutes)d分钟仍未签到，才能标记爽约。")
+
+
+class AlreadyPaid(BookingError):
+    code = "already_paid"
+    message = _("该预约已支付，不能重复收费。")
+
+
+class NothingToPay(BookingError):
+    code = "nothing_to_pay"
+    message = _("该预约无需缴费。")
+
+
 class CheckInNotAllowed(BookingError):
     code = "check_in_not_allowed"
     message = _("只能在就诊当天签到。")

@@ -18,14 +18,19 @@ from booking import attempts, eligibility, errors, notices, places
 from booking import places as booking_places
 from booking.models import Appointment, BookingBan, BookingRequest, Penalty, WaitlistEntry
 from booking.selectors import active_ban
+from hospital import audit
 from hospital.channels import CHANNEL_ORDER, Channel
-from hospital.models import HospitalStaff
-from hospital.roles import may_waive_penalties, staff_role
+from hospital.models import AuditRecord, HospitalStaff
+from hospital.roles import may_manage_schedule, may_waive_penalties, staff_role
 from scheduling.models import RESERVE_RELEASE_FLAGS, Schedule, Slot, SlotAdjustment, release_moments
 
 logger = logging.getLogger(__name__)
 
 Status = Appointment.Status
+Action = AuditRecord.Action
+# The day screen may mark a confirmed patient 爽约 this long after their estimated time; the clock
+# marks the rest once the session has ended.
+NO_SHOW_GRACE = datetime.timedelta(minutes=30)
 
 # ---------------------------------------------------------------------------------------------
 # Booking
@@ -620,6 +625,7 @@ def cancel_appointment(
             reason = Appointment.CancelReason.PATIENT
         if appointment.status not in (Status.PENDING_PAYMENT, Status.CONFIRMED):
             raise errors.CancelNotAllowed()
+        snapshot_status = appointment.status
         snapshot = appointment.rules_snapshot or {}
         deadline_minutes = snapshot.get("cancel_deadline_minutes", 0)
         if not is_staff and now > slot.start_at - datetime.timedelta(minutes=deadline_minutes):
@@ -641,6 +647,16 @@ def cancel_appointment(
         )
         if late:
             record_penalty(appointment=appointment, kind=Penalty.Kind.LATE_CANCEL, now=now)
+        if is_staff:
+            audit.record(
+                hospital_id=appointment.hospital_id,
+                actor=user,
+                action=Action.CANCELLED_BY_STAFF,
+                target=appointment,
+                target_repr=appointment.order_no,
+                changes={"status": [snapshot_status, Status.CANCELLED], "cancel_reason": reason},
+                reason=note,
+            )
         notices.appointment_cancelled(appointment)
     return appointment
 
@@ -690,11 +706,10 @@ def suspend_schedule(*, schedule: Schedule, reason: str, by, now: datetime.datet
     now = now or timezone.now()
     with transaction.atomic():
         schedule = Schedule.objects.select_related("doctor", "department").get(pk=schedule.pk)
-        eligibility.require_staff(
-            user=by,
-            hospital_id=schedule.doctor.hospital_id,
-            roles=(HospitalStaff.Role.HOSPITAL_ADMIN, HospitalStaff.Role.SCHEDULER),
-        )
+        if not may_manage_schedule(
+            user=by, hospital_id=schedule.doctor.hospital_id, department_id=schedule.department_id
+        ):
+            raise errors.NotStaff()
         # Closing the slots takes their row locks (in id order): bookings in flight finish first,
         # later ones find the slots closed.
         places.lock_slots(schedule_id=schedule.pk)
@@ -731,6 +746,14 @@ def suspend_schedule(*, schedule: Schedule, reason: str, by, now: datetime.datet
         BookingRequest.objects.filter(schedule=schedule, status=BookingRequest.Status.PENDING).update(
             status=BookingRequest.Status.CANCELLED, result_note=_("医生停诊")
         )
+        audit.record(
+            hospital_id=schedule.doctor.hospital_id,
+            actor=by,
+            action=Action.SCHEDULE_SUSPENDED,
+            target=schedule,
+            changes={"status": [schedule.status, Schedule.Status.SUSPENDED], "cancelled": len(appointments)},
+            reason=reason,
+        )
     return len(appointments)
 
 
@@ -742,7 +765,8 @@ def check_in(*, appointment: Appointment, by, now: datetime.datetime | None = No
     """签到 on the day of the visit, by the hospital's staff or the patient's own account."""
     now = now or timezone.now()
     owner = Appointment.objects.values("hospital_id", "patient__user_id").get(pk=appointment.pk)
-    if staff_role(user=by, hospital_id=owner["hospital_id"]) is None and by.pk != owner["patient__user_id"]:
+    is_staff = staff_role(user=by, hospital_id=owner["hospital_id"]) is not None
+    if not is_staff and by.pk != owner["patient__user_id"]:
         raise errors.NotOwner()
     with transaction.atomic():
         appointment = (
@@ -757,18 +781,59 @@ def check_in(*, appointment: Appointment, by, now: datetime.datetime | None = No
         places.change_status(
             appointment_id=appointment.pk, to=Status.CHECKED_IN, only_from=(Status.CONFIRMED,), checked_in_at=now
         )
+        if is_staff:
+            _audit_status(appointment, by=by, action=Action.CHECKED_IN, to=Status.CHECKED_IN)
         appointment.refresh_from_db()
     return appointment
+
+
+def _audit_status(appointment: Appointment, *, by, action: str, to: str, reason: str = "") -> None:
+    audit.record(
+        hospital_id=appointment.hospital_id,
+        actor=by,
+        action=action,
+        target=appointment,
+        target_repr=appointment.order_no,
+        changes={"status": [appointment.status, to]},
+        reason=reason,
+    )
 
 
 def complete_visit(*, appointment: Appointment, by, now: datetime.datetime | None = None) -> Appointment:
     now = now or timezone.now()
     eligibility.require_staff(user=by, hospital_id=appointment.hospital_id)
-    if not places.change_status(appointment_id=appointment.pk, to=Status.COMPLETED, completed_at=now, updated_at=now):
-        appointment.refresh_from_db()
-        raise errors.InvalidStatus(status=appointment.get_status_display())
+    with transaction.atomic():
+        before = Appointment.objects.select_for_update(of=("self",)).get(pk=appointment.pk)
+        if not places.change_status(
+            appointment_id=appointment.pk, to=Status.COMPLETED, completed_at=now, updated_at=now
+        ):
+            appointment.refresh_from_db()
+            raise errors.InvalidStatus(status=appointment.get_status_display())
+        _audit_status(before, by=by, action=Action.COMPLETED, to=Status.COMPLETED)
     appointment.refresh_from_db()
     return appointment
+
+
+def mark_no_show(*, appointment: Appointment, by, now: datetime.datetime | None = None) -> Appointment:
+    """The desk marks a confirmed patient who has not come 爽约, once the grace time after their turn has passed.
+
+    Recorded against the person exactly as the clock's sweep would (`mark_no_shows`).
+    """
+    now = now or timezone.now()
+    eligibility.require_staff(user=by, hospital_id=appointment.hospital_id)
+    with transaction.atomic():
+        current = Appointment.objects.select_for_update(of=("self",)).select_related("patient").get(pk=appointment.pk)
+        if current.status != Status.CONFIRMED:
+            raise errors.InvalidStatus(status=current.get_status_display())
+        if now < current.estimated_at + NO_SHOW_GRACE:
+            raise errors.NoShowTooEarly(minutes=int(NO_SHOW_GRACE.total_seconds() // 60))
+        places.change_status(
+            appointment_id=current.pk, to=Status.NO_SHOW, only_from=(Status.CONFIRMED,), updated_at=now
+        )
+        record_penalty(appointment=current, kind=Penalty.Kind.NO_SHOW, now=now)
+        _audit_status(current, by=by, action=Action.NO_SHOW, to=Status.NO_SHOW)
+    current.refresh_from_db()
+    return current
 
 
 def mark_no_shows(*, now: datetime.datetime | None = None) -> int:
@@ -784,6 +849,14 @@ def mark_no_shows(*, now: datetime.datetime | None = None) -> int:
                 continue
             appointment = Appointment.objects.select_related("patient").get(pk=appointment_id)
             record_penalty(appointment=appointment, kind=Penalty.Kind.NO_SHOW, now=now)
+            audit.record(
+                hospital_id=appointment.hospital_id,
+                actor=None,
+                action=Action.NO_SHOW,
+                target=appointment,
+                target_repr=appointment.order_no,
+                changes={"status": [Status.CONFIRMED, Status.NO_SHOW]},
+            )
             marked += 1
     return marked
 
@@ -880,6 +953,14 @@ def waive_penalty(*, penalty: Penalty, by, reason: str, now: datetime.datetime |
         ):
             penalty.refresh_from_db()
             return penalty
+        audit.record(
+            hospital_id=penalty.hospital_id,
+            actor=by,
+            action=Action.PENALTY_WAIVED,
+            target=penalty,
+            changes={"waived_at": [None, now.isoformat()]},
+            reason=reason,
+        )
         ban = active_ban(person_key=penalty.person_key, hospital_id=penalty.hospital_id, now=now)
         if ban is not None:
             rules = eligibility.PenaltyRules.from_snapshot(
@@ -1020,11 +1101,18 @@ def add_places(*, slot: Slot, places: int, channel: str, reason: str, by, now: d
         raise errors.InvalidPlaces()
     if channel not in CHANNEL_ORDER:
         raise ValueError(f"unknown channel {channel!r}")
-    eligibility.require_staff(
+    hospital_id, department_id = Slot.objects.values_list(
+        "schedule__doctor__hospital_id", "schedule__department_id"
+    ).get(pk=slot.pk)
+    role = eligibility.require_staff(
         user=by,
-        hospital_id=Slot.objects.values_list("schedule__doctor__hospital_id", flat=True).get(pk=slot.pk),
+        hospital_id=hospital_id,
         roles=(HospitalStaff.Role.HOSPITAL_ADMIN, HospitalStaff.Role.SCHEDULER, HospitalStaff.Role.FRONT_DESK),
     )
+    if role == HospitalStaff.Role.SCHEDULER and not may_manage_schedule(
+        user=by, hospital_id=hospital_id, department_id=department_id
+    ):
+        raise errors.NotStaff()
     with transaction.atomic():
         slot = booking_places.load_slot(slot.pk, lock=True)  # `places` is the number of places here
         if slot.schedule.status == Schedule.Status.SUSPENDED or not slot.is_open:
@@ -1032,6 +1120,18 @@ def add_places(*, slot: Slot, places: int, channel: str, reason: str, by, now: d
         capacity = f"{channel}_capacity"
         Slot.objects.filter(pk=slot.pk).update(capacity=F("capacity") + places, **{capacity: F(capacity) + places})
         SlotAdjustment.objects.create(slot=slot, channel=channel, places=places, reason=reason[:200], created_by=by)
+        audit.record(
+            hospital_id=hospital_id,
+            actor=by,
+            action=Action.PLACES_ADDED,
+            target=slot,
+            changes={
+                "channel": channel,
+                "capacity": [slot.capacity, slot.capacity + places],
+                capacity: [getattr(slot, capacity), getattr(slot, capacity) + places],
+            },
+            reason=reason,
+        )
         if channel == Channel.ONLINE:
             offer_to_waitlist(slot=slot, now=now)
     slot.refresh_from_db()
@@ -1119,6 +1219,52 @@ def record_payment(*, order_no: str, amount_fen: int, paid_at: datetime.datetime
             logger.warning("payment for %s arrived in status %s; refunding it", order_no, appointment.status)
             _request_refund_on_commit(appointment)
     return appointment
+
+
+DESK_PAYABLE = (Status.PENDING_PAYMENT, Status.CONFIRMED, Status.CHECKED_IN)
+
+
+def pay_at_desk(*, appointment: Appointment, method: str, by, now: datetime.datetime | None = None) -> Appointment:
+    """The window takes the fee in cash or by card: recorded with who took it, the order settled and audited.
+
+    A waiting order is confirmed (as a paid online order would be); a window or clinic booking,
+    confirmed without online payment, is marked paid. All in one transaction under the order's lock.
+    """
+    from payments.services import record_offline_payment
+
+    now = now or timezone.now()
+    eligibility.require_staff(
+        user=by,
+        hospital_id=appointment.hospital_id,
+        roles=(HospitalStaff.Role.HOSPITAL_ADMIN, HospitalStaff.Role.FRONT_DESK),
+    )
+    with transaction.atomic():
+        current = Appointment.objects.select_for_update(of=("self",)).get(pk=appointment.pk)
+        if current.paid_at is not None:
+            raise errors.AlreadyPaid()
+        if current.fee_fen <= 0:
+            raise errors.NothingToPay()
+        if current.status not in DESK_PAYABLE:
+            raise errors.InvalidStatus(status=current.get_status_display())
+        record_offline_payment(
+            order_no=current.order_no, amount_fen=current.fee_fen, method=method, taken_by=by, taken_at=now
+        )
+        if current.status == Status.PENDING_PAYMENT:
+            places.change_status(
+                appointment_id=current.pk, to=Status.CONFIRMED, only_from=(Status.PENDING_PAYMENT,), paid_at=now
+            )
+        else:
+            Appointment.objects.filter(pk=current.pk, paid_at__isnull=True).update(paid_at=now, updated_at=now)
+        audit.record(
+            hospital_id=current.hospital_id,
+            actor=by,
+            action=Action.DESK_PAYMENT,
+            target=current,
+            target_repr=current.order_no,
+            changes={"paid_at": [None, now.isoformat()], "method": method, "amount_fen": current.fee_fen},
+        )
+    current.refresh_from_db()
+    return current
 
 
 def pay_appointment(

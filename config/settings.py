@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "booking",
     "interop",
     "partners",
+    "desk",
     "payments",
     "notifications",
     "analytics",

@@ -16,6 +16,7 @@ urlpatterns = [
     path("hospitals/<slug:code>/", hospital_views.hospital_detail, name="hospital_detail"),
     path("admin/", admin.site.urls),
     path("", include("booking.urls")),
+    path("desk/", include("desk.urls")),
     path("payments/", include("payments.urls")),
     path("api/v1/", include("config.api_v1")),
     path("fhir/r4/", include("interop.urls")),

@@ -1,9 +1,14 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from config.errors import DomainError
+from config.money import fen_to_yuan, yuan_to_fen
+from hospital import audit
 from hospital.admin_scope import HospitalScopedAdmin
-from hospital.models import BookingRules, Department, Doctor, Hospital, HospitalStaff, TriageKeyword
+from hospital.models import AuditRecord, BookingRules, Department, Doctor, Hospital, HospitalStaff, TriageKeyword
 from hospital.roles import assign_staff_role, change_staff_role
 
 
@@ -23,13 +28,43 @@ class DepartmentAdmin(HospitalScopedAdmin):
     list_select_related = ["parent", "hospital"]
 
 
+class DoctorForm(forms.ModelForm):
+    """The fee is typed in yuan (20.00) and stored in fen."""
+
+    registration_fee = forms.CharField(label=_("挂号费（元）"), max_length=12, initial="0.00")
+
+    class Meta:
+        model = Doctor
+        fields = ["hospital", "departments", "name", "title", "specialty", "intro", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["registration_fee"] = fen_to_yuan(self.instance.registration_fee_fen)
+
+    def clean_registration_fee(self):
+        try:
+            return yuan_to_fen(self.cleaned_data["registration_fee"].strip())
+        except ValueError:
+            raise forms.ValidationError(_("请输入金额，如 20 或 20.00。")) from None
+
+    def save(self, commit=True):
+        self.instance.registration_fee_fen = self.cleaned_data["registration_fee"]
+        return super().save(commit=commit)
+
+
 @admin.register(Doctor)
 class DoctorAdmin(HospitalScopedAdmin):
-    list_display = ["name", "title", "hospital", "registration_fee_fen", "is_active"]
+    list_display = ["name", "title", "hospital", "fee_yuan", "is_active"]
     list_filter = ["hospital", "title", "is_active", "departments"]
     search_fields = ["name", "specialty"]
     filter_horizontal = ["departments"]
     list_select_related = ["hospital"]
+    form = DoctorForm
+
+    @admin.display(description=_("挂号费（元）"), ordering="registration_fee_fen")
+    def fee_yuan(self, doctor):
+        return doctor.registration_fee_yuan
 
 
 @admin.register(BookingRules)
@@ -52,13 +87,30 @@ class BookingRulesAdmin(HospitalScopedAdmin):
                                  "partner_cutoff_days_before", "partner_cutoff_time"]}),
     ]  # fmt: skip
 
+    def save_model(self, request, obj, form, change):
+        """Every change to the rules is audited with the fields it changed, in the save's transaction."""
+        with transaction.atomic():
+            before = BookingRules.objects.filter(pk=obj.pk).first() if change else None
+            obj.save()
+            fields = [f.name for f in BookingRules._meta.concrete_fields if f.name not in ("id", "updated_at")]
+            changes = audit.field_changes(before, obj, fields) if before else {"created": [None, obj.version]}
+            audit.record(
+                hospital_id=obj.hospital_id,
+                actor=request.user,
+                action=AuditRecord.Action.RULES_CHANGED,
+                target=obj,
+                changes=changes,
+            )
+
 
 @admin.register(HospitalStaff)
 class HospitalStaffAdmin(HospitalScopedAdmin):
-    list_display = ["user", "hospital", "role", "created_at"]
+    list_display = ["user", "hospital", "role", "doctor", "created_at"]
     list_filter = ["hospital", "role"]
     search_fields = ["user__name", "hospital__name"]
     raw_id_fields = ["user"]
+    list_select_related = ["user", "hospital", "doctor"]
+    filter_horizontal = ["departments"]
 
     def get_readonly_fields(self, request, obj=None):
         """A staff row belongs to one account for good: re-pointing it would hand the role to someone else."""
@@ -70,11 +122,26 @@ class HospitalStaffAdmin(HospitalScopedAdmin):
         if not change:
             if not request.user.is_superuser:
                 raise PermissionDenied
-            obj.save()
-            assign_staff_role(user=obj.user, hospital=obj.hospital, role=obj.role)
+            with transaction.atomic():
+                obj.save()
+                assign_staff_role(user=obj.user, hospital=obj.hospital, role=obj.role, doctor=obj.doctor)
+                audit.record(
+                    hospital_id=obj.hospital_id,
+                    actor=request.user,
+                    action=AuditRecord.Action.STAFF_ROLE_CHANGED,
+                    target=obj,
+                    changes={"role": [None, obj.role]},
+                )
             return
         try:
-            change_staff_role(staff=obj, hospital=obj.hospital, role=obj.role, by=request.user)
+            change_staff_role(
+                staff=obj,
+                hospital=obj.hospital,
+                role=obj.role,
+                by=request.user,
+                doctor=obj.doctor,
+                departments=form.cleaned_data.get("departments"),
+            )
         except DomainError as exc:
             self.message_user(request, exc.detail, messages.ERROR)
             raise PermissionDenied(exc.detail) from exc
@@ -92,3 +159,24 @@ class TriageKeywordAdmin(admin.ModelAdmin):
     list_editable = ["weight", "is_active"]
     list_filter = ["department_kind", "is_active"]
     search_fields = ["keyword"]
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(HospitalScopedAdmin):
+    """The audit trail: read-only for everyone, superusers included (no add, change or delete)."""
+
+    list_display = ["created_at", "actor_name", "action", "target_repr", "reason", "hospital"]
+    list_filter = ["hospital", "action"]
+    search_fields = ["target_repr", "target_id", "actor_name", "reason"]
+    list_select_related = ["hospital"]
+    readonly_fields = [f.name for f in AuditRecord._meta.fields]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

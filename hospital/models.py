@@ -309,20 +309,49 @@ class HospitalStaff(models.Model):
         HOSPITAL_ADMIN = "hospital_admin", _("医院管理员")
         SCHEDULER = "scheduler", _("号源管理员")
         FRONT_DESK = "front_desk", _("挂号窗口")
+        DOCTOR = "doctor", _("医生")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="hospital_staff"
     )
     hospital = models.ForeignKey(Hospital, verbose_name=_("医院"), on_delete=models.CASCADE, related_name="staff")
     role = models.CharField(_("角色"), max_length=20, choices=Role.choices)
+    doctor = models.ForeignKey(
+        Doctor,
+        verbose_name=_("对应医生"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff_accounts",
+        help_text=_("角色为“医生”时必填：该账号只能看到这位医生自己的出诊和患者。"),
+    )
+    departments = models.ManyToManyField(
+        Department,
+        verbose_name=_("负责科室"),
+        blank=True,
+        related_name="+",
+        help_text=_("号源管理员只管理所选科室的排班、停诊和加号；不选表示管理全院。"),
+    )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("医院工作人员")
         verbose_name_plural = _("医院工作人员")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role="doctor", doctor__isnull=False) | (~Q(role="doctor") & Q(doctor__isnull=True)),
+                name="hospital_hospitalstaff_doctor_role_has_doctor",
+                violation_error_message=_("角色为“医生”时必须选择对应医生，其他角色不能选择医生。"),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.user} · {self.hospital} · {self.get_role_display()}"
+
+    def clean(self):
+        super().clean()
+        if self.doctor_id and self.hospital_id and self.doctor.hospital_id != self.hospital_id:
+            raise ValidationError({"doctor": _("医生必须属于同一家医院。")})
 
 
 class TriageKeyword(models.Model):
@@ -359,3 +388,60 @@ class TriageKeyword(models.Model):
 
     def __str__(self):
         return f"{self.keyword} → {self.get_department_kind_display()}"
+
+
+class AuditRecord(models.Model):
+    """Who changed what, when and why: one row per staff change, written in the change's own transaction.
+
+    Counters move through conditional UPDATEs, so a save-signal history would miss them; every
+    service that changes rules, schedules, slots, appointments (staff actions), penalties, staff
+    roles or partner grants calls `hospital.audit.record` itself. Never edited or deleted.
+    """
+
+    class Action(models.TextChoices):
+        RULES_CHANGED = "rules_changed", _("修改预约规则")
+        SCHEDULE_CHANGED = "schedule_changed", _("修改出诊")
+        SCHEDULE_PUBLISHED = "schedule_published", _("发布出诊")
+        SCHEDULES_GENERATED = "schedules_generated", _("生成出诊")
+        SUSPENSION_REQUESTED = "suspension_requested", _("申请停诊")
+        SUSPENSION_REJECTED = "suspension_rejected", _("驳回停诊申请")
+        SCHEDULE_SUSPENDED = "schedule_suspended", _("停诊")
+        PLACES_ADDED = "places_added", _("加号")
+        WINDOW_BOOKED = "window_booked", _("窗口挂号")
+        CLINIC_BOOKED = "clinic_booked", _("诊间预约")
+        DESK_PAYMENT = "desk_payment", _("窗口收费")
+        CHECKED_IN = "checked_in", _("签到")
+        COMPLETED = "completed", _("完成就诊")
+        NO_SHOW = "no_show", _("标记爽约")
+        CANCELLED_BY_STAFF = "cancelled_by_staff", _("医院取消预约")
+        PENALTY_WAIVED = "penalty_waived", _("撤销失信记录")
+        STAFF_ROLE_CHANGED = "staff_role_changed", _("调整工作人员角色")
+        GRANT_CHANGED = "grant_changed", _("合作平台授权")
+        EXPORTED = "exported", _("导出预约")
+
+    hospital = models.ForeignKey(Hospital, verbose_name=_("医院"), on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_name = models.CharField(_("操作人姓名"), max_length=100, help_text=_("“系统”表示定时任务。"))
+    action = models.CharField(_("操作"), max_length=30, choices=Action.choices)
+    target_type = models.CharField(_("对象类型"), max_length=60)
+    target_id = models.CharField(_("对象编号"), max_length=40, blank=True)
+    target_repr = models.CharField(_("对象"), max_length=200, blank=True)
+    changes = models.JSONField(_("变更内容"), default=dict, blank=True)
+    reason = models.CharField(_("原因"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("操作记录")
+        verbose_name_plural = _("操作记录")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["hospital", "created_at"], name="hospital_audit_hospital_time")]
+
+    def __str__(self):
+        return f"{self.get_action_display()} · {self.target_repr}"

@@ -11,7 +11,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from config.errors import DomainError
-from hospital.models import Hospital, HospitalStaff
+from hospital import audit
+from hospital.models import AuditRecord, Doctor, Hospital, HospitalStaff
 
 
 class StaffChangeRefused(DomainError):
@@ -24,6 +25,7 @@ ROLE_GROUP_NAMES = {
     HospitalStaff.Role.HOSPITAL_ADMIN: "医院管理员",
     HospitalStaff.Role.SCHEDULER: "号源管理员",
     HospitalStaff.Role.FRONT_DESK: "挂号窗口",
+    HospitalStaff.Role.DOCTOR: "医生",
 }
 
 # role → {app_label: actions on every model of the app}, plus (app_label, model) extras.
@@ -43,6 +45,9 @@ _ROLE_APP_ACTIONS = {
         "scheduling": ("view",),
         "booking": ("view", "change"),
     },
+    # A doctor works on the desk's doctor screen (their own sessions and patients only), never
+    # on the admin's hospital-wide lists.
+    HospitalStaff.Role.DOCTOR: {},
 }
 _ROLE_EXTRA = {
     HospitalStaff.Role.HOSPITAL_ADMIN: [
@@ -52,12 +57,18 @@ _ROLE_EXTRA = {
         ("scheduling", "scheduletemplate", ("add", "delete")),
         ("scheduling", "schedule", ("add",)),
         ("partners", "hospitalgrant", ("view", "add")),  # allowing partner platforms (partners/)
+        ("desk", "suspensionrequest", ("view", "change")),
+        ("desk", "dailystatistics", ("view",)),
+        ("analytics", "attemptminute", ("view",)),  # 分析报告 (analytics/): queues, chances, fairness
     ],
     HospitalStaff.Role.SCHEDULER: [
         ("scheduling", "scheduletemplate", ("add", "delete")),
         ("scheduling", "schedule", ("add",)),
+        ("desk", "suspensionrequest", ("view", "change")),
+        ("analytics", "attemptminute", ("view",)),
     ],
     HospitalStaff.Role.FRONT_DESK: [],
+    HospitalStaff.Role.DOCTOR: [],
 }
 
 
@@ -85,9 +96,22 @@ def sync_role_groups() -> dict[str, Group]:
 
 
 @transaction.atomic
-def assign_staff_role(*, user, hospital: Hospital, role: str) -> HospitalStaff:
-    """Make `user` staff of `hospital` with `role`: admin access, scoping row and role group."""
-    staff, _created = HospitalStaff.objects.update_or_create(user=user, defaults={"hospital": hospital, "role": role})
+def assign_staff_role(
+    *, user, hospital: Hospital, role: str, doctor: Doctor | None = None, departments=None
+) -> HospitalStaff:
+    """Make `user` staff of `hospital` with `role`: admin access, scoping row and role group.
+
+    A doctor account is linked to its `Doctor`; a scheduler manages the `departments` given
+    (None leaves them as they are).
+    """
+    if role == HospitalStaff.Role.DOCTOR and (doctor is None or doctor.hospital_id != hospital.pk):
+        raise StaffChangeRefused(_("医生账号必须对应本院的一位医生。"))
+    doctor = doctor if role == HospitalStaff.Role.DOCTOR else None
+    staff, _created = HospitalStaff.objects.update_or_create(
+        user=user, defaults={"hospital": hospital, "role": role, "doctor": doctor}
+    )
+    if departments is not None:
+        staff.departments.set([d for d in departments if d.hospital_id == hospital.pk])
     group, _created = Group.objects.get_or_create(name=ROLE_GROUP_NAMES[role])
     if not group.permissions.exists():
         group.permissions.set(role_permissions(role))
@@ -111,6 +135,46 @@ def staff_role(*, user, hospital_id: int) -> str | None:
     return HospitalStaff.objects.filter(user_id=user.pk, hospital_id=hospital_id).values_list("role", flat=True).first()
 
 
+def staff_of(user) -> HospitalStaff | None:
+    """The user's staff row (with its doctor), read from the database; None for everyone else."""
+    if not user.is_authenticated:
+        return None
+    return HospitalStaff.objects.select_related("doctor", "hospital").filter(user_id=user.pk).first()
+
+
+def doctor_id_of(*, user, hospital_id: int) -> int | None:
+    """The Doctor a doctor-role account stands for at that hospital, else None."""
+    return (
+        HospitalStaff.objects.filter(user_id=user.pk, hospital_id=hospital_id, role=HospitalStaff.Role.DOCTOR)
+        .values_list("doctor_id", flat=True)
+        .first()
+    )
+
+
+def scheduler_department_ids(user) -> set[int] | None:
+    """The departments a scheduler is limited to; None means no limit (every other role, and a
+    scheduler given no departments, who manages the whole hospital's sessions as before)."""
+    if user.is_superuser or not user.is_authenticated:
+        return None
+    departments = set(
+        HospitalStaff.departments.through.objects.filter(
+            hospitalstaff__user_id=user.pk, hospitalstaff__role=HospitalStaff.Role.SCHEDULER
+        ).values_list("department_id", flat=True)
+    )
+    return departments or None
+
+
+def may_manage_schedule(*, user, hospital_id: int, department_id: int) -> bool:
+    """停诊, 加号 and schedule changes: the hospital's admins, and schedulers of that department."""
+    role = staff_role(user=user, hospital_id=hospital_id)
+    if role in ("superuser", HospitalStaff.Role.HOSPITAL_ADMIN):
+        return True
+    if role == HospitalStaff.Role.SCHEDULER:
+        departments = scheduler_department_ids(user)
+        return departments is None or department_id in departments
+    return False
+
+
 def works_at(user, hospital_id: int) -> bool:
     """Whether the user is staff of that hospital (superusers work everywhere)."""
     return staff_role(user=user, hospital_id=hospital_id) is not None
@@ -127,7 +191,16 @@ def may_waive_penalties(*, user, hospital_id: int) -> bool:
 
 
 @transaction.atomic
-def change_staff_role(*, staff: HospitalStaff, hospital: Hospital, role: str, by) -> HospitalStaff:
+def change_staff_role(
+    *,
+    staff: HospitalStaff,
+    hospital: Hospital,
+    role: str,
+    by,
+    doctor: Doctor | None = None,
+    departments=None,
+    reason: str = "",
+) -> HospitalStaff:
     """Move an existing staff row to `role` (and, for superusers, another hospital) and re-assign its group.
 
     The row keeps its user: a staff row is never re-pointed at another account. Nobody gets more
@@ -142,4 +215,19 @@ def change_staff_role(*, staff: HospitalStaff, hospital: Hospital, role: str, by
     for hospital_id in (current.hospital_id, hospital.pk):
         if not may_manage_staff(user=by, hospital_id=hospital_id):
             raise StaffChangeRefused()
-    return assign_staff_role(user=current.user, hospital=hospital, role=role)
+    before_departments = sorted(current.departments.values_list("name", flat=True))
+    changed = assign_staff_role(user=current.user, hospital=hospital, role=role, doctor=doctor, departments=departments)
+    changes = audit.field_changes(current, changed, ["hospital", "role", "doctor"])
+    after_departments = sorted(changed.departments.values_list("name", flat=True))
+    if after_departments != before_departments:
+        changes["departments"] = [before_departments, after_departments]
+    for hospital_id in {current.hospital_id, hospital.pk}:
+        audit.record(
+            hospital_id=hospital_id,
+            actor=by,
+            action=AuditRecord.Action.STAFF_ROLE_CHANGED,
+            target=changed,
+            changes=changes,
+            reason=reason,
+        )
+    return changed

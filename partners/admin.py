@@ -1,12 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
 from accounts.models import Partner
 from config.errors import DomainError
+from hospital import audit
 from hospital.admin_scope import HospitalScopedAdmin
-from hospital.models import HospitalStaff
+from hospital.models import AuditRecord, HospitalStaff
 from hospital.roles import staff_role
 from partners import services
 from partners.models import HospitalGrant, PartnerAPIKey, PartnerWebhook, WebhookDelivery
@@ -88,7 +90,15 @@ class HospitalGrantAdmin(HospitalScopedAdmin):
         return ["partner", "hospital", "granted_by", "granted_at", "revoked_at", "revoked_by"] if obj else []
 
     def save_model(self, request, obj, form, change):
-        grant = services.grant_hospital(partner=obj.partner, hospital=obj.hospital, by=request.user)
+        with transaction.atomic():  # the grant and its audit record commit together
+            grant = services.grant_hospital(partner=obj.partner, hospital=obj.hospital, by=request.user)
+            audit.record(
+                hospital_id=grant.hospital_id,
+                actor=request.user,
+                action=AuditRecord.Action.GRANT_CHANGED,
+                target=grant,
+                changes={"granted": [None, str(grant.partner)]},
+            )
         obj.pk, obj.granted_by, obj.granted_at = grant.pk, grant.granted_by, grant.granted_at
 
     def get_actions(self, request):
@@ -104,7 +114,17 @@ class HospitalGrantAdmin(HospitalScopedAdmin):
         revoked = 0
         for grant in queryset.filter(revoked_at__isnull=True):
             try:
-                revoked += services.revoke_grant(grant=grant, by=request.user)
+                with transaction.atomic():
+                    done = services.revoke_grant(grant=grant, by=request.user)
+                    if done:
+                        audit.record(
+                            hospital_id=grant.hospital_id,
+                            actor=request.user,
+                            action=AuditRecord.Action.GRANT_CHANGED,
+                            target=grant,
+                            changes={"revoked": [str(grant.partner), None]},
+                        )
+                revoked += done
             except DomainError as exc:
                 self.message_user(request, exc.detail, messages.ERROR)
                 return

@@ -187,3 +187,28 @@ class Refund(models.Model):
     @property
     def amount_yuan(self) -> str:
         return fen_to_yuan(self.amount_fen)
+
+
+class OfflinePayment(models.Model):
+    """Money taken at the hospital's window (cash or card), recorded with who took it.
+
+    It never goes through a provider: the window's own till and card terminal are the record.
+    """
+
+    class Method(models.TextChoices):
+        CASH = "cash", _("现金")
+        CARD = "card", _("银行卡")
+
+    order_no = models.CharField(_("订单号"), max_length=32, unique=True)
+    amount_fen = models.PositiveIntegerField(_("金额（分）"))
+    method = models.CharField(_("收费方式"), max_length=10, choices=Method.choices)
+    taken_by = models.ForeignKey("accounts.User", verbose_name=_("收费人"), on_delete=models.PROTECT, related_name="+")
+    taken_at = models.DateTimeField(_("收费时间"))
+
+    class Meta:
+        verbose_name = _("窗口收费")
+        verbose_name_plural = _("窗口收费")
+        ordering = ["-taken_at"]
+
+    def __str__(self):
+        return f"{self.order_no} {self.get_method_display()} {fen_to_yuan(self.amount_fen)}"

@@ -546,3 +546,18 @@ def reconcile_day(*, day: datetime.date) -> ReconcileReport:
         elif synced.status == Refund.Status.FAILED:
             report.refunds_failed.append(f"{refund.payment.order_no} ({refund.refund_no}: {synced.last_error})")
     return report
+
+
+def record_offline_payment(*, order_no: str, amount_fen: int, method: str, taken_by, taken_at: datetime.datetime):
+    """Record money taken at the window. One per order: a second attempt is refused by the unique order_no."""
+    from payments.models import OfflinePayment
+
+    if method not in OfflinePayment.Method.values:
+        raise ValueError(f"unknown offline payment method {method!r}")
+    try:
+        with transaction.atomic():
+            return OfflinePayment.objects.create(
+                order_no=order_no, amount_fen=amount_fen, method=method, taken_by=taken_by, taken_at=taken_at
+            )
+    except IntegrityError as exc:
+        raise OrderAlreadyPaid() from exc

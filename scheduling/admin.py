@@ -4,22 +4,48 @@ booking/admin.py extends ScheduleAdmin and SlotAdmin with the booking engine's s
 (停诊, 加号, 抽签): those call booking's services, and scheduling must not depend on booking.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from config.money import fen_to_yuan, yuan_to_fen
 from hospital.admin_scope import HospitalScopedAdmin, ScopedChoicesMixin
+from hospital.audit import AuditedSaveMixin, field_changes, record
 from hospital.channels import CHANNEL_ORDER, Channel
-from hospital.roles import works_at
+from hospital.models import AuditRecord
+from hospital.roles import scheduler_department_ids, works_at
 from scheduling.models import Schedule, ScheduleTemplate, Slot, SlotAdjustment
 from scheduling.services import generate_schedules, publish_schedule
 
 NOT_OUR_HOSPITAL = gettext_lazy("只有本院工作人员可以进行此操作。")
 
 
+class DepartmentScopedMixin:
+    """A scheduler sees and manages only the departments they are given (hospital_admin: all of them)."""
+
+    department_path = "department"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        departments = scheduler_department_ids(request.user)
+        if departments is None:
+            return queryset
+        return queryset.filter(**{f"{self.department_path}__in": departments})
+
+    def scope_choices(self, field, request):
+        field = super().scope_choices(field, request)
+        departments = scheduler_department_ids(request.user)
+        queryset = getattr(field, "queryset", None)
+        if departments is not None and queryset is not None and queryset.model._meta.label == "hospital.Department":
+            field.queryset = queryset.filter(pk__in=departments)
+        return field
+
+
 @admin.register(ScheduleTemplate)
-class ScheduleTemplateAdmin(HospitalScopedAdmin):
+class ScheduleTemplateAdmin(DepartmentScopedMixin, AuditedSaveMixin, HospitalScopedAdmin):
     list_display = ["doctor", "department", "weekday", "period", "start_time", "end_time", "segment_minutes",
                     "places_per_segment", "allocation_policy", "is_active"]  # fmt: skip
     list_filter = ["doctor__hospital", "weekday", "period", "allocation_policy", "is_active"]
@@ -35,7 +61,10 @@ class ScheduleTemplateAdmin(HospitalScopedAdmin):
         if len(allowed) < queryset.count():
             self.message_user(request, NOT_OUR_HOSPITAL, messages.ERROR)
         created = generate_schedules(
-            templates=ScheduleTemplate.objects.filter(pk__in=allowed), start_date=timezone.localdate(), days=14
+            templates=ScheduleTemplate.objects.filter(pk__in=allowed),
+            start_date=timezone.localdate(),
+            days=14,
+            by=request.user,
         )
         self.message_user(
             request, _("已生成%(count)d个出诊（已有的保持不变）。") % {"count": created}, messages.SUCCESS
@@ -61,13 +90,20 @@ class ChannelPlacesMixin:
     def clinic_places(self, slot):
         return _channel_places(slot, Channel.CLINIC)
 
-    @admin.display(description=gettext_lazy("平台余号已转线上"), boolean=True)
+    @admin.display(description=gettext_lazy("平台余号转线上"), boolean=True)
     def partner_released(self, slot):
         return slot.partner_released_at is not None
 
-    @admin.display(description=gettext_lazy("窗口/诊间余号已转线上"), boolean=True)
+    @admin.display(description=gettext_lazy("窗口诊间余号转线上"), boolean=True)
     def reserves_released(self, slot):
         return slot.reserves_released_at is not None
+
+
+class CompactListMixin:
+    """One line per row on a 1280 px screen: short dates, no wrapping (see the stylesheet)."""
+
+    class Media:
+        css = {"all": ["scheduling/changelist.css"]}
 
 
 def _channel_places(slot: Slot, channel: str) -> str:
@@ -91,15 +127,63 @@ class SlotInline(ChannelPlacesMixin, ScopedChoicesMixin, admin.TabularInline):
         return False
 
 
+FORM_TO_MODEL = {"fee": "fee_fen"}
+
+
+class ScheduleForm(forms.ModelForm):
+    """The session's fee is typed in yuan (20.00) and stored in fen."""
+
+    fee = forms.CharField(label=gettext_lazy("挂号费（元）"), max_length=12)
+
+    class Meta:
+        model = Schedule
+        fields = ["doctor", "department", "template", "date", "period", "start_at", "end_at", "allocation_policy",
+                  "release_at", "request_closes_at", "status", "suspended_reason"]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["fee"] = fen_to_yuan(self.instance.fee_fen)
+
+    def clean_fee(self):
+        try:
+            return yuan_to_fen(self.cleaned_data["fee"].strip())
+        except ValueError:
+            raise forms.ValidationError(gettext_lazy("请输入金额，如 20 或 20.00。")) from None
+
+    def save(self, commit=True):
+        self.instance.fee_fen = self.cleaned_data["fee"]
+        return super().save(commit=commit)
+
+
 @admin.register(Schedule)
-class ScheduleAdmin(HospitalScopedAdmin):
-    list_display = ["doctor", "department", "date", "period", "allocation_policy", "status", "release_at"]
-    list_filter = ["doctor__hospital", "status", "period", "allocation_policy", "date"]
+class ScheduleAdmin(CompactListMixin, DepartmentScopedMixin, HospitalScopedAdmin):
+    list_display = ["doctor_name", "department", "day", "period", "allocation_policy", "status", "fee_yuan",
+                    "release_time"]  # fmt: skip
+    list_filter = ["doctor__hospital", "status", "period", "allocation_policy"]  # dates: the date bar above the list
     search_fields = ["doctor__name", "department__name"]
     date_hierarchy = "date"
     list_select_related = ["doctor", "department"]
     readonly_fields = ["last_queue_number", "draw_seed", "drawn_at", "suspended_at", "suspended_by"]
     inlines = [SlotInline]
+    form = ScheduleForm
+
+    @admin.display(description=gettext_lazy("医生"), ordering="doctor__name")
+    def doctor_name(self, schedule):
+        return schedule.doctor.name
+
+    @admin.display(description=gettext_lazy("出诊日期"), ordering="date")
+    def day(self, schedule):
+        return f"{schedule.date:%Y-%m-%d}"
+
+    @admin.display(description=gettext_lazy("挂号费（元）"), ordering="fee_fen")
+    def fee_yuan(self, schedule):
+        return fen_to_yuan(schedule.fee_fen)
+
+    @admin.display(description=gettext_lazy("放号时间"), ordering="release_at")
+    def release_time(self, schedule):
+        return f"{timezone.localtime(schedule.release_at):%m-%d %H:%M}"
+
     actions = ["publish"]
 
     def has_add_permission(self, request):
@@ -116,10 +200,20 @@ class ScheduleAdmin(HospitalScopedAdmin):
     def save_model(self, request, obj, form, change):
         # Write back only what the form changed: a full-row save would overwrite counters that
         # bookings and 加号 move concurrently with conditional UPDATEs (last_queue_number).
-        if change:
-            obj.save(update_fields=[name for name in form.changed_data if name in form.fields])
-        else:
-            obj.save()
+        names = [FORM_TO_MODEL.get(name, name) for name in form.changed_data if name in form.fields]
+        with transaction.atomic():
+            before = Schedule.objects.filter(pk=obj.pk).first() if change else None
+            if change:
+                obj.save(update_fields=names)
+            else:
+                obj.save()
+            record(
+                hospital_id=obj.doctor.hospital_id,
+                actor=request.user,
+                action=AuditRecord.Action.SCHEDULE_CHANGED,
+                target=obj,
+                changes=field_changes(before, obj, names) if before else {"created": [None, str(obj)]},
+            )
 
     @admin.action(permissions=["change"], description=gettext_lazy("发布所选出诊"))
     def publish(self, request, queryset):
@@ -130,7 +224,7 @@ class ScheduleAdmin(HospitalScopedAdmin):
             if not works_at(request.user, schedule.doctor.hospital_id):
                 self.message_user(request, f"{schedule}：{NOT_OUR_HOSPITAL}", messages.ERROR)
                 continue
-            if publish_schedule(schedule=schedule):
+            if publish_schedule(schedule=schedule, by=request.user):
                 published += 1
             else:
                 skipped += 1
@@ -141,13 +235,41 @@ class ScheduleAdmin(HospitalScopedAdmin):
 
 
 @admin.register(Slot)
-class SlotAdmin(ChannelPlacesMixin, HospitalScopedAdmin):
-    list_display = ["__str__", "capacity", "booked", *CHANNEL_PLACES_COLUMNS, "partner_released", "reserves_released",
-                    "is_open"]  # fmt: skip
-    list_filter = ["schedule__doctor__hospital", "schedule__date"]
+class SlotAdmin(CompactListMixin, DepartmentScopedMixin, ChannelPlacesMixin, HospitalScopedAdmin):
+    department_path = "schedule__department"
+    # Short columns, no filter sidebar for staff (dates are in the date bar): one line per row at 1280 px.
+    list_display = ["segment", "places", "online_short", "partner_short", "window_short", "clinic_short",
+                    "partner_released", "reserves_released", "is_open"]  # fmt: skip
+    list_filter = ["schedule__doctor__hospital"]
+    date_hierarchy = "schedule__date"
     search_fields = ["schedule__doctor__name"]
     list_select_related = ["schedule__doctor"]
     readonly_fields = [f.name for f in Slot._meta.fields]
+
+    @admin.display(description=gettext_lazy("时段"), ordering="start_at")
+    def segment(self, slot):
+        start, end = timezone.localtime(slot.start_at), timezone.localtime(slot.end_at)
+        return f"{slot.schedule.doctor.name} {start:%m-%d %H:%M}–{end:%H:%M}"
+
+    @admin.display(description=gettext_lazy("已约/号源"))
+    def places(self, slot):
+        return f"{slot.booked}/{slot.capacity}"
+
+    @admin.display(description=gettext_lazy("线上"))
+    def online_short(self, slot):
+        return _channel_places(slot, Channel.ONLINE)
+
+    @admin.display(description=gettext_lazy("平台"))
+    def partner_short(self, slot):
+        return _channel_places(slot, Channel.PARTNER)
+
+    @admin.display(description=gettext_lazy("窗口"))
+    def window_short(self, slot):
+        return _channel_places(slot, Channel.WINDOW)
+
+    @admin.display(description=gettext_lazy("诊间"))
+    def clinic_short(self, slot):
+        return _channel_places(slot, Channel.CLINIC)
 
     def has_add_permission(self, request):
         return False

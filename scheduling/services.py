@@ -3,8 +3,9 @@ import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from hospital import audit
 from hospital.channels import CHANNEL_ORDER, split_capacity
-from hospital.models import BookingRules, Department, Doctor, Hospital
+from hospital.models import AuditRecord, BookingRules, Department, Doctor, Hospital
 from hospital.selectors import rules_for
 from scheduling.models import (
     MAX_SEGMENT,
@@ -102,6 +103,7 @@ def generate_schedules(
     days: int,
     hospital: Hospital | None = None,
     templates=None,
+    by=None,
 ) -> int:
     """Create the sessions of active weekly templates (a hospital's, or the given ones) for `days` days.
 
@@ -118,27 +120,46 @@ def generate_schedules(
                 continue
             if Schedule.objects.filter(doctor=template.doctor, date=day, period=template.period).exists():
                 continue
-            create_schedule(
-                doctor=template.doctor,
-                department=template.department,
-                date=day,
-                period=template.period,
-                start_time=template.start_time,
-                end_time=template.end_time,
-                segment_minutes=template.segment_minutes,
-                places_per_segment=template.places_per_segment,
-                allocation_policy=template.allocation_policy,
-                template=template,
-            )
+            with transaction.atomic():  # the session and its audit record commit together
+                schedule = create_schedule(
+                    doctor=template.doctor,
+                    department=template.department,
+                    date=day,
+                    period=template.period,
+                    start_time=template.start_time,
+                    end_time=template.end_time,
+                    segment_minutes=template.segment_minutes,
+                    places_per_segment=template.places_per_segment,
+                    allocation_policy=template.allocation_policy,
+                    template=template,
+                )
+                if by is not None:
+                    audit.record(
+                        hospital_id=template.doctor.hospital_id,
+                        actor=by,
+                        action=AuditRecord.Action.SCHEDULES_GENERATED,
+                        target=schedule,
+                        changes={"template": template.pk, "date": day.isoformat(), "period": template.period},
+                    )
             created += 1
     return created
 
 
-def publish_schedule(*, schedule: Schedule) -> bool:
-    """Draft → published; returns False when it was not a draft."""
-    return bool(
+@transaction.atomic
+def publish_schedule(*, schedule: Schedule, by=None) -> bool:
+    """Draft → published; returns False when it was not a draft. Audited when a person did it (`by`)."""
+    published = bool(
         Schedule.objects.filter(pk=schedule.pk, status=Schedule.Status.DRAFT).update(status=Schedule.Status.PUBLISHED)
     )
+    if published and by is not None:
+        audit.record(
+            hospital_id=schedule.doctor.hospital_id,
+            actor=by,
+            action=AuditRecord.Action.SCHEDULE_PUBLISHED,
+            target=schedule,
+            changes={"status": [Schedule.Status.DRAFT, Schedule.Status.PUBLISHED]},
+        )
+    return published
 
 
 def generate_upcoming_schedules(*, today: datetime.date | None = None, extra_days: int = 7) -> int:

@@ -88,8 +88,12 @@ class HospitalStaffFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(StaffUserFactory)
     hospital = factory.SubFactory(HospitalFactory)
     role = HospitalStaff.Role.HOSPITAL_ADMIN
+    # A doctor's account stands for a doctor of the same hospital.
+    doctor = factory.LazyAttribute(
+        lambda o: DoctorFactory(hospital=o.hospital) if o.role == HospitalStaff.Role.DOCTOR else None
+    )
 
     @factory.post_generation
     def role_permissions(self, create, extracted, **kwargs):
         if create and extracted is not False:
-            assign_staff_role(user=self.user, hospital=self.hospital, role=self.role)
+            assign_staff_role(user=self.user, hospital=self.hospital, role=self.role, doctor=self.doctor)

@@ -156,5 +156,5 @@ def test_the_admin_index_lists_only_hospital_apps_to_staff(client, role):
     client.force_login(user)
     response = client.get("/admin/")
     assert response.status_code == 200
-    hospital_apps = {"hospital", "scheduling", "booking", "partners", "analytics"}
+    hospital_apps = {"hospital", "scheduling", "booking", "partners", "analytics", "desk"}
     assert {app["app_label"] for app in response.context["app_list"]} == hospital_apps

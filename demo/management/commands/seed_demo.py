@@ -173,6 +173,8 @@ PATIENT_PHONE = "13800138000"
 STAFF_PASSWORD = "staff12345"
 STAFF_PHONES = {"city-first": "13900000001", "city-maternal-child": "13900000002"}
 STAFF_NAMES = {"city-first": "钱管理", "city-maternal-child": "冯管理"}
+# The first hospital's window (挂号窗口) and one of its doctors (医生 role: the desk's doctor screen).
+DESK_PHONES = {"front_desk": "13900000011", "doctor": "13900000012"}
 SUPERUSER_PHONE = "13900000000"
 SUPERUSER_PASSWORD = "admin12345"
 # The demo partner platform's API key (X-Api-Key), fixed so the README's examples work as written.
@@ -357,6 +359,8 @@ class Command(BaseCommand):
             )  # fmt: skip
             assign_staff_role(user=staff, hospital=hospital, role=HospitalStaff.Role.HOSPITAL_ADMIN)
             logins.append(DemoLogin(f"{hospital.name} 管理员", staff.phone, STAFF_PASSWORD))
+            if spec is HOSPITALS[0]:
+                logins += self.seed_desk_logins(hospital)
 
         patient_user = ensure_user(phone=PATIENT_PHONE, password=DEMO_PASSWORD, name="张三")
         ensure_patient(
@@ -376,6 +380,18 @@ class Command(BaseCommand):
         ensure_demo_partner(granted_by=superuser)
         return logins
 
+    def seed_desk_logins(self, hospital: Hospital) -> list[DemoLogin]:
+        """A front-desk login and a doctor login for the desk (/desk/)."""
+        front_desk = ensure_user(phone=DESK_PHONES["front_desk"], password=STAFF_PASSWORD, name="周窗口", is_staff=True)
+        assign_staff_role(user=front_desk, hospital=hospital, role=HospitalStaff.Role.FRONT_DESK)
+        doctor = Doctor.objects.filter(hospital=hospital).order_by("pk").first()
+        doctor_user = ensure_user(phone=DESK_PHONES["doctor"], password=STAFF_PASSWORD, name=doctor.name, is_staff=True)
+        assign_staff_role(user=doctor_user, hospital=hospital, role=HospitalStaff.Role.DOCTOR, doctor=doctor)
+        return [
+            DemoLogin(f"{hospital.name} 挂号窗口", front_desk.phone, STAFF_PASSWORD),
+            DemoLogin(f"{hospital.name} 医生 {doctor.name}", doctor_user.phone, STAFF_PASSWORD),
+        ]
+
     def report(self, logins: list[DemoLogin]) -> None:
         site = settings.SITE_URL.rstrip("/")
         lines = [
@@ -383,6 +399,7 @@ class Command(BaseCommand):
             "演示数据已就绪。",
             f"  网站首页：  {site}/",
             f"  管理后台：  {site}/admin/",
+            f"  医院工作台：{site}/desk/ （窗口挂号、今日就诊、医生诊间预约）",
             "  演示账号（手机号 / 密码）：",
             *[f"    {login.role}：{login.phone} / {login.password}" for login in logins],
             "  患者在网页上用短信验证码登录；开发环境不发短信，验证码打印在 worker 日志（SMS to …）里。",
