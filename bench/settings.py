@@ -16,4 +16,9 @@ from config.settings import LOGGING, MIDDLEWARE
 DEBUG = False
 ROOT_URLCONF = "bench.urls"
 MIDDLEWARE = ["bench.middleware.count_statements", *MIDDLEWARE]
-LOGGING = {**LOGGING, "root": {**LOGGING["root"], "level": "WARNING"}}
+# 4xx answers are the point of the rush (409 slot_full): log server errors only.
+LOGGING = {
+    **LOGGING,
+    "root": {**LOGGING["root"], "level": "WARNING"},
+    "loggers": {**LOGGING.get("loggers", {}), "django.request": {"level": "ERROR"}},
+}

@@ -3,6 +3,7 @@
 import datetime
 
 import django_filters
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -17,7 +18,6 @@ from hospital.api import DepartmentBriefOut, DoctorOut
 from hospital.models import Doctor
 from hospital.selectors import doctors_for_patients
 from scheduling.selectors import (
-    SCHEDULES_CACHE_SECONDS,
     cached_doctor_schedules,
     doctors_with_online_places_on,
     schedules_for_patients,
@@ -127,7 +127,7 @@ def default_schedule_range(today: datetime.date | None = None) -> tuple[datetime
 @extend_schema(tags=["browsing"], summary="医生的出诊排班与号源")
 class DoctorSchedulesApi(PublicReadMixin, APIView):
     @extend_schema(
-        description=f"余号可能滞后至多{SCHEDULES_CACHE_SECONDS}秒；预约、退号、停诊、加号后立即更新。",
+        description=f"余号可能滞后至多{settings.SCHEDULES_CACHE_SECONDS}秒；预约、退号、停诊、加号后立即更新。",
         parameters=[
             OpenApiParameter("date_from", OpenApiTypes.DATE, description="默认今天"),
             OpenApiParameter("date_to", OpenApiTypes.DATE, description="默认开始日期后30天，最多62天"),

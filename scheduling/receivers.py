@@ -1,11 +1,14 @@
-"""Scheduling listens to its own announcements: a released day warms the browse cache."""
+"""Scheduling listens to its own announcements: a released day warms the browse cache, and a
+saved session drops its doctor's cached pages."""
 
 import logging
 
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 from rest_framework.exceptions import NotFound
 
 from scheduling.models import Schedule
+from scheduling.selectors import schedules_changed
 from scheduling.signals import day_released
 
 logger = logging.getLogger(__name__)
@@ -28,3 +31,8 @@ def warm_schedules_cache(sender, schedule_ids=(), **kwargs):
             doctor_schedules(doctor_id=doctor_id, date_from=date_from, date_to=date_to)
         except NotFound:
             logger.info("doctor %s is closed: nothing to warm", doctor_id)
+
+
+@receiver(post_save, sender=Schedule, dispatch_uid="scheduling.schedule_saved")
+def schedule_saved(sender, instance, **kwargs):
+    schedules_changed(doctor_id=instance.doctor_id)

@@ -1,26 +1,27 @@
 """What scheduling reads: slots and sessions for patients and staff, and the browse cache.
 
 The browse cache: a doctor's sessions as `GET /api/v1/doctors/{id}/schedules/` shows them are
-kept `SCHEDULES_CACHE_SECONDS` under a per-doctor generation. Every booking service that takes,
+kept `settings.SCHEDULES_CACHE_SECONDS` (30 s) under a per-doctor generation. Every booking service that takes,
 frees, adds or closes places calls `forget_doctor_schedules` once its transaction commits (through
 `booking.places.places_changed`), which moves the doctor to a new generation: the next read after
 a commit is fresh. Only a change made around the services (a hand edit in the database) can be
-shown stale, for at most `SCHEDULES_CACHE_SECONDS`.
+shown stale, for at most that long.
 """
 
 import logging
 import secrets
 from collections.abc import Callable
+from functools import partial
 
+from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import F, Prefetch, QuerySet
 
 from hospital.channels import CHANNEL_ORDER, Channel
 from scheduling.models import Schedule, Slot
 
 logger = logging.getLogger(__name__)
-
-SCHEDULES_CACHE_SECONDS = 30
 
 
 def _generation_key(doctor_id: int) -> str:
@@ -31,8 +32,15 @@ def forget_doctor_schedules(*, doctor_id: int) -> None:
     """Drop every cached range of a doctor's sessions (call after the change has committed)."""
     try:
         cache.set(_generation_key(doctor_id), secrets.token_hex(6), None)
-    except Exception:  # entries then lapse after SCHEDULES_CACHE_SECONDS
+    except Exception:  # entries then lapse by themselves
         logger.warning("schedules cache not invalidated for doctor %s", doctor_id, exc_info=True)
+
+
+def schedules_changed(*, doctor_id: int) -> None:
+    """Call inside the transaction that changed a doctor's sessions (created, published, edited):
+    the cached pages are dropped now and again once it commits."""
+    forget_doctor_schedules(doctor_id=doctor_id)
+    transaction.on_commit(partial(forget_doctor_schedules, doctor_id=doctor_id), robust=True)
 
 
 def cached_doctor_schedules(*, doctor_id: int, date_from, date_to, build: Callable[[], object]):
@@ -40,6 +48,9 @@ def cached_doctor_schedules(*, doctor_id: int, date_from, date_to, build: Callab
 
     A cache that cannot be reached means building every time, never an error.
     """
+    seconds = settings.SCHEDULES_CACHE_SECONDS
+    if not seconds:
+        return build()
     try:
         generation = cache.get(_generation_key(doctor_id))
         if generation is None:
@@ -54,7 +65,7 @@ def cached_doctor_schedules(*, doctor_id: int, date_from, date_to, build: Callab
         return found
     data = build()
     try:
-        cache.set(key, data, SCHEDULES_CACHE_SECONDS)
+        cache.set(key, data, seconds)
     except Exception:
         logger.warning("schedules cache not written", exc_info=True)
     return data

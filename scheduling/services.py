@@ -16,6 +16,7 @@ from scheduling.models import (
     local_datetime,
     release_moments,
 )
+from scheduling.selectors import schedules_changed
 
 
 def slot_channel_fields(*, capacity: int, rules: BookingRules) -> dict[str, int]:
@@ -136,9 +137,12 @@ def generate_schedules(
 
 def publish_schedule(*, schedule: Schedule) -> bool:
     """Draft → published; returns False when it was not a draft."""
-    return bool(
+    published = bool(
         Schedule.objects.filter(pk=schedule.pk, status=Schedule.Status.DRAFT).update(status=Schedule.Status.PUBLISHED)
     )
+    if published:
+        schedules_changed(doctor_id=schedule.doctor_id)  # patients see it on the next read
+    return published
 
 
 def generate_upcoming_schedules(*, today: datetime.date | None = None, extra_days: int = 7) -> int:

@@ -1,8 +1,8 @@
 -- release_rush: each row "token patient_id slot_id" books once (POST /api/v1/appointments/).
--- args: rows file, number of wrk threads.
+-- args: rows file, number of wrk threads, a folder where each thread leaves "done.<n>" when finished.
 package.path = "bench/lua/?.lua;" .. package.path
 local common = require("common")
-local rows, next_row, mine, started = {}, 1, 0, false
+local rows, next_row, mine, started, done_dir, finished = {}, 1, 0, false, nil, false
 
 setup = common.setup
 
@@ -10,6 +10,16 @@ function init(args)
   common.reset()
   rows = common.read_rows(args[1], tid, tonumber(args[2]))
   mine = #rows
+  done_dir = args[3]
+end
+
+local function finish()
+  if not finished then
+    finished = true
+    local marker = io.open(done_dir .. "/done." .. tid, "w")
+    if marker then marker:close() end
+  end
+  wrk.thread:stop()
 end
 
 function request()
@@ -25,12 +35,8 @@ function request()
 end
 
 function response(status, headers, body)
-  if headers["X-Bench-Noop"] then
-    if counted >= mine then wrk.thread:stop() end
-    return
-  end
-  common.count(status, headers, body)
-  if counted >= mine then wrk.thread:stop() end
+  if not headers["X-Bench-Noop"] then common.count(status, headers, body) end
+  if counted >= mine then finish() end
 end
 
 done = common.done

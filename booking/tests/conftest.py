@@ -96,5 +96,7 @@ def side_effects(callbacks):
     (the browse cache, sold-out marks and cached rules are refreshed on every commit)."""
     from booking.eligibility import forget_rules
     from booking.places import after_places_changed
+    from scheduling.selectors import forget_doctor_schedules
 
-    return [c for c in callbacks if getattr(c, "func", None) not in (after_places_changed, forget_rules)]
+    upkeep = (after_places_changed, forget_rules, forget_doctor_schedules)
+    return [c for c in callbacks if getattr(c, "func", None) not in upkeep]

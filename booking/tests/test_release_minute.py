@@ -9,6 +9,7 @@ import datetime
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.tests.factories import PatientFactory
 from booking import eligibility, errors, places
@@ -240,3 +241,40 @@ def test_the_rush_sells_each_place_once_and_marks_the_slot():
     assert slot.online_booked == slot.booked == 3
     assert Appointment.objects.filter(slot=slot).count() == 3
     assert _sold_out(slot)
+
+
+# --- the rush's endpoint: a fixed number of queries whatever the data size ----------------------
+
+
+def _post_booking(client, patient, slot):
+    client.force_login(patient.user)
+    body = {"slot": slot.pk, "patient": patient.pk}
+    return client.post("/api/v1/appointments/", body, content_type="application/json")
+
+
+def test_booking_and_refusing_through_the_api_cost_fixed_queries(client, doctor, rules, django_assert_max_num_queries):
+    """A patient with a long history, on a busy slot, costs what a new patient on an empty one does."""
+    eligibility.schedule_rules(make_session(doctor=doctor).slots.get().schedule)
+    first = make_session(doctor=doctor, places=5, date=timezone.localdate() + datetime.timedelta(days=4))
+    newcomer = PatientFactory()
+    with CaptureQueriesContext(connection) as one:
+        assert _post_booking(client, newcomer, first.slots.get()).status_code == 201
+
+    regular = PatientFactory()
+    for days in range(3, 7):  # a history of bookings with other sessions
+        other = make_session(
+            doctor=DoctorFactory(hospital=doctor.hospital), date=timezone.localdate() + datetime.timedelta(days=days)
+        )
+        _book(regular, other.slots.get())
+    busy = make_session(doctor=doctor, places=5, date=timezone.localdate() + datetime.timedelta(days=5)).slots.get()
+    for _ in range(3):
+        _book(PatientFactory(), busy)
+    with django_assert_max_num_queries(len(one)):
+        assert _post_booking(client, regular, busy).status_code == 201
+
+    _fill(busy)
+    with CaptureQueriesContext(connection) as refused:
+        assert _post_booking(client, PatientFactory(), busy).json()["code"] == "slot_full"
+    # the mark is set now: later refusals cost no booking query at all
+    with django_assert_max_num_queries(len(refused.captured_queries)):
+        assert _post_booking(client, regular, busy).status_code == 409
