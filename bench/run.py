@@ -44,6 +44,7 @@ BASE = f"http://127.0.0.1:{HTTP_PORT}"
 RUSH_PLACES, RUSH_SLOTS = 30, 6
 DOCTORS, DAYS = 20, 7
 RUSH_DEADLINE = int(os.environ.get("BENCH_RUSH_DEADLINE", "240"))  # seconds: a quiet machine needs ~2
+WRK_TIMEOUT = 30  # seconds before wrk gives up on an answer
 CONNECTIONS = 32  # wrk connections, and pgbench clients for the raw floor: the same concurrency
 THREADS = 4  # gunicorn threads per worker (waiting on PostgreSQL and Redis overlaps)
 
@@ -186,12 +187,16 @@ def run_wrk(
     """Run wrk for `duration` seconds; with `until_done` (a folder), until each wrk thread has left
     a file there (its share of the rush is answered), then stop it with SIGINT, as Ctrl-C would."""
     cpu, wall = _cpu_of_children(), time.monotonic()
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", "--timeout=10s"]
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", f"--timeout={WRK_TIMEOUT}s"]
     command += ["-s", f"bench/lua/{script}", BASE, "--", str(rows), str(threads), str(until_done or "")]
     wrk = spawn(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if until_done is not None:
-        deadline = time.monotonic() + duration
+        # Until every thread has its answers, or, once all is sent, for twice wrk's timeout: a request
+        # that timed out or lost its connection never gets an answer (the check then reports it).
+        deadline, sent = time.monotonic() + duration, False
         while time.monotonic() < deadline and len(list(Path(until_done).glob("done.*"))) < threads:
+            if not sent and len(list(Path(until_done).glob("issued.*"))) == threads:
+                sent, deadline = True, min(deadline, time.monotonic() + 2 * WRK_TIMEOUT)
             time.sleep(0.02)
         wrk.send_signal(signal.SIGINT)
     stdout, stderr = wrk.communicate(timeout=duration + 120)
