@@ -45,6 +45,7 @@ RUSH_PLACES, RUSH_SLOTS = 30, 6
 DOCTORS, DAYS = 20, 7
 RUSH_DEADLINE = int(os.environ.get("BENCH_RUSH_DEADLINE", "240"))  # seconds: a quiet machine needs ~2
 WRK_TIMEOUT = 30  # seconds before wrk gives up on an answer
+RUSH_GRACE = 15  # seconds to wait for the last answers once every attempt is sent
 CONNECTIONS = 32  # wrk connections, and pgbench clients for the raw floor: the same concurrency
 THREADS = 4  # gunicorn threads per worker (waiting on PostgreSQL and Redis overlaps)
 
@@ -191,12 +192,12 @@ def run_wrk(
     command += ["-s", f"bench/lua/{script}", BASE, "--", str(rows), str(threads), str(until_done or "")]
     wrk = spawn(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if until_done is not None:
-        # Until every thread has its answers, or, once all is sent, for twice wrk's timeout: a request
-        # that timed out or lost its connection never gets an answer (the check then reports it).
+        # Until every thread has its answers, or for RUSH_GRACE seconds once all is sent: a request
+        # wrk built but never sent gets no answer (the check then reports it).
         deadline, sent = time.monotonic() + duration, False
         while time.monotonic() < deadline and len(list(Path(until_done).glob("done.*"))) < threads:
             if not sent and len(list(Path(until_done).glob("issued.*"))) == threads:
-                sent, deadline = True, min(deadline, time.monotonic() + 2 * WRK_TIMEOUT)
+                sent, deadline = True, min(deadline, time.monotonic() + RUSH_GRACE)
             time.sleep(0.02)
         wrk.send_signal(signal.SIGINT)
     stdout, stderr = wrk.communicate(timeout=duration + 120)
