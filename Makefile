@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run serve test install lint migrate demo
+.PHONY: run serve test install lint migrate demo bench
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,3 +51,8 @@ lint: install
 
 test: lint $(NODE_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The release minute and a day's traffic through gunicorn, Redis and PostgreSQL, measured with wrk
+# (Debian packages wrk, redis-server, postgresql-client). Its own database, hospital_bench. See README "Performance".
+bench: install
+	$(PY) bench/run.py $(BENCH_ARGS)

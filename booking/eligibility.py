@@ -5,9 +5,16 @@ clinic (staff channels) skip the per-person limits but not real name or one-per-
 """
 
 import datetime
+import logging
+import secrets
 from dataclasses import dataclass
+from functools import partial
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -21,6 +28,8 @@ from hospital.models import BookingRules
 from hospital.roles import staff_role
 from hospital.selectors import rules_for
 from scheduling.models import Schedule, Slot, local_datetime
+
+logger = logging.getLogger(__name__)
 
 Status = Appointment.Status
 # Appointments that no longer count towards a patient's limits.
@@ -181,7 +190,51 @@ def penalty_rules(appointment: Appointment) -> PenaltyRules:
     )
 
 
+# The rules in force are read on every booking; they change rarely. Each save or delete of a
+# hospital's rules moves the hospital to a new cache generation (now and on commit), so a booking
+# never judges by rules older than the last committed save. RULES_CACHE_SECONDS only bounds a
+# change made around the model's save (a queryset update, a department moved to another parent).
+RULES_CACHE_SECONDS = 300
+
+
+def _rules_generation_key(hospital_id: int) -> str:
+    return f"booking:rules-gen:{hospital_id}"
+
+
+def forget_rules(hospital_id: int) -> None:
+    try:
+        cache.set(_rules_generation_key(hospital_id), secrets.token_hex(6), None)
+    except Exception:
+        logger.warning("rules cache not invalidated for hospital %s", hospital_id, exc_info=True)
+
+
+@receiver([post_save, post_delete], sender=BookingRules, dispatch_uid="booking.rules_changed")
+def _rules_changed(sender, instance, **kwargs):
+    forget_rules(instance.hospital_id)
+    transaction.on_commit(partial(forget_rules, instance.hospital_id), robust=True)
+
+
 def schedule_rules(schedule: Schedule) -> BookingRules:
-    return rules_for(
-        hospital_id=schedule.doctor.hospital_id, department=schedule.department, doctor_id=schedule.doctor_id
-    )
+    """The rules in force for a session (`hospital.selectors.rules_for`), cached per rules version."""
+    hospital_id = schedule.doctor.hospital_id
+
+    def load():
+        return rules_for(hospital_id=hospital_id, department=schedule.department, doctor_id=schedule.doctor_id)
+
+    try:
+        generation = cache.get(_rules_generation_key(hospital_id))
+        if generation is None:
+            cache.add(_rules_generation_key(hospital_id), secrets.token_hex(6), None)
+            generation = cache.get(_rules_generation_key(hospital_id))
+        key = f"booking:rules:{hospital_id}:{generation}:{schedule.department_id}:{schedule.doctor_id}"
+        rules = cache.get(key)
+    except Exception:
+        logger.warning("rules cache unreadable", exc_info=True)
+        return load()
+    if rules is None:
+        rules = load()
+        try:
+            cache.set(key, rules, RULES_CACHE_SECONDS)
+        except Exception:
+            logger.warning("rules cache not written", exc_info=True)
+    return rules

@@ -17,12 +17,23 @@ person → slots (in id order) → schedule → appointment.
   so a booking that was waiting on a slot lock finds the slot closed, not a free place.
 - Joining a waitlist and entering a draw read the schedule under a share lock, so a 停诊 or a
   draw running at the same moment is either seen or waited for, never missed.
+
+The release minute (DESIGN.md): thousands press 预约 for a few dozen places. When the conditional
+UPDATE finds no place, the slot is marked sold out in the cache (`mark_sold_out`), and
+`booking.services.book_slot` refuses later attempts on it without opening a transaction. Every
+path that frees a place (giving one back, 加号, releasing reserves, 停诊, and any new one) calls
+`places_changed(..., freed=True)`, which clears the mark once its transaction commits. The mark
+only ever refuses early; the UPDATE stays the only judge of who gets a place. A mark that outlives
+a freeing (set by an UPDATE that raced with it) refuses for at most `SOLD_OUT_SECONDS`.
 """
 
 import datetime
+import logging
 import secrets
 import time
+from functools import partial
 
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -35,6 +46,9 @@ from booking.signals import appointment_status_changed
 from hospital.channels import Channel
 from hospital.models import BookingRules
 from scheduling.models import RESERVE_RELEASE_FLAGS, Schedule, Slot
+from scheduling.selectors import forget_doctor_schedules
+
+logger = logging.getLogger(__name__)
 
 Status = Appointment.Status
 STAFF_CHANNELS = (Channel.WINDOW, Channel.CLINIC)
@@ -104,6 +118,71 @@ def lock_slots_by_id(slot_ids) -> dict[int, Slot]:
 
 
 # ---------------------------------------------------------------------------------------------
+# The sold-out mark and the browse cache: told about every change to a slot's places
+
+SOLD_OUT_SECONDS = 10  # the longest a mark that raced with a freeing can refuse a free place
+SOLD_OUT_CHANNELS = tuple(channel for channel in Channel.values if channel not in STAFF_CHANNELS)
+
+
+def _sold_out_key(slot_id: int, channel: str) -> str:
+    return f"booking:sold-out:{slot_id}:{channel}"
+
+
+def known_sold_out(*, slot_id: int, channel: str) -> bool:
+    """Whether a conditional UPDATE recently found this slot full in `channel` (no SQL).
+
+    Staff channels are never refused on it: they may draw on the online pool once their reserve
+    was released. A cache that cannot be reached says "not known": the database decides.
+    """
+    if channel not in SOLD_OUT_CHANNELS:
+        return False
+    try:
+        return cache.get(_sold_out_key(slot_id, channel)) is not None
+    except Exception:  # the cache is an optimisation; the booking goes on to the database
+        logger.warning("sold-out mark unreadable for slot %s", slot_id, exc_info=True)
+        return False
+
+
+def mark_sold_out(*, slot_id: int, channel: str) -> None:
+    """Remember that the conditional UPDATE found no place (a fact as of the last commit it saw)."""
+    if channel not in SOLD_OUT_CHANNELS:
+        return
+    try:
+        cache.set(_sold_out_key(slot_id, channel), 1, SOLD_OUT_SECONDS)
+    except Exception:
+        logger.warning("sold-out mark not written for slot %s", slot_id, exc_info=True)
+
+
+def after_places_changed(slot_ids: tuple[int, ...], doctor_ids: tuple[int, ...], freed: bool) -> None:
+    if freed:
+        try:
+            cache.delete_many([_sold_out_key(pk, channel) for pk in slot_ids for channel in SOLD_OUT_CHANNELS])
+        except Exception:  # the mark then lapses by itself after SOLD_OUT_SECONDS
+            logger.warning("sold-out marks not cleared for slots %s", slot_ids, exc_info=True)
+    for doctor_id in doctor_ids:
+        forget_doctor_schedules(doctor_id=doctor_id)
+
+
+def places_changed(*, slots, freed: bool) -> None:
+    """Call inside the transaction that took, freed, added or closed places in `slots`.
+
+    Now and again once it commits (a reader in between may have cached the state before the
+    commit): the doctors' cached schedules (places left) are dropped, and with `freed` the slots'
+    sold-out marks are cleared. Every path that frees a place must pass `freed=True`.
+    """
+    slots = list(slots)
+    if not slots:
+        return
+    doctor_ids = {slot.schedule.doctor_id for slot in slots if Slot.schedule.is_cached(slot)}
+    unknown = {slot.schedule_id for slot in slots if not Slot.schedule.is_cached(slot)}
+    if unknown:
+        doctor_ids.update(Schedule.objects.filter(pk__in=unknown).values_list("doctor_id", flat=True))
+    callback = partial(after_places_changed, tuple(slot.pk for slot in slots), tuple(sorted(doctor_ids)), freed)
+    callback()  # now as well: a reader in between only re-reads the database, and tests see it without a commit
+    transaction.on_commit(callback, robust=True)
+
+
+# ---------------------------------------------------------------------------------------------
 # Taking and giving back places
 
 
@@ -143,6 +222,7 @@ def give_back_place(*, slot: Slot, channel: str) -> str:
         changes.update({capacity: F(capacity) - 1, "online_capacity": F("online_capacity") + 1})
         returned_to = Channel.ONLINE
     Slot.objects.filter(pk=slot.pk).update(**changes)
+    places_changed(slots=[slot], freed=True)
     return returned_to
 
 
@@ -192,16 +272,21 @@ def place_appointment(
     idempotency_key: str | None = None,
     idempotency_body: str = "",
     place_taken: bool = False,
+    savepoint: bool = True,
     **overrides,
 ) -> Appointment:
     """Take a place and write the order. Must run inside the caller's transaction.
 
     `place_taken`: the caller already took the place with `take_place` (a reschedule takes the new
     place, then releases the old one, then writes the order). `overrides` replace computed fields.
+    `savepoint=False` (the booking fast path, PostgreSQL): the order's INSERT runs without its own
+    savepoint, so a unique-constraint IntegrityError aborts the caller's whole transaction, which
+    must be rolled back and the error read with `conflict_of` (its place is given back by the rollback).
     """
     schedule = slot.schedule
     if not place_taken and not take_place(slot_id=slot.pk, channel=channel):
         raise_not_placed(slot=slot, channel=channel)
+    places_changed(slots=[slot], freed=False)
     queue_number, estimated_at = assign_number(slot=slot)
     pays_online = pays_online_for(schedule=schedule, rules=rules, channel=channel)
     deadline = min(now + datetime.timedelta(minutes=payment_minutes), slot.start_at) if pays_online else None
@@ -229,6 +314,8 @@ def place_appointment(
     }
     carried_order_no = overrides.pop("order_no", None)  # a reschedule keeps a paid order's number
     fields.update(overrides)
+    if not savepoint:
+        return Appointment.objects.create(order_no=carried_order_no or new_order_no(now), **fields)
     for _attempt in range(1 if carried_order_no else 3):
         order_no = carried_order_no or new_order_no(now)
         try:
@@ -252,6 +339,20 @@ ONE_ACTIVE_CONSTRAINTS = (
     "booking_appointment_one_active_per_patient_doctor_day",
     "booking_appointment_one_active_per_person_doctor_day",
 )
+
+
+def conflict_of(exc: IntegrityError) -> Exception | None:
+    """What an order INSERT's IntegrityError means (PostgreSQL names the constraint), once its
+    transaction was rolled back: `IdempotentReplay`, `DuplicateBooking`, or None for an order
+    number drawn twice (try again). Any other constraint is a bug, and the error is raised again."""
+    name = violated_constraint(exc)
+    if name in IDEMPOTENCY_CONSTRAINTS:
+        return IdempotentReplay()
+    if name in ONE_ACTIVE_CONSTRAINTS:
+        return errors.DuplicateBooking()
+    if name == ORDER_NO_CONSTRAINT:
+        return None
+    raise exc
 
 
 def violated_constraint(exc: IntegrityError) -> str | None:
@@ -284,6 +385,7 @@ def raise_not_placed(*, slot: Slot, channel: str):
     current = Slot.objects.filter(pk=slot.pk).values("is_open").first()
     if current is None or not current["is_open"]:
         raise errors.ScheduleUnavailable()
+    mark_sold_out(slot_id=slot.pk, channel=channel)
     raise_slot_full(channel=channel)
 
 

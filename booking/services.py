@@ -8,7 +8,7 @@ import datetime
 import hashlib
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -52,25 +52,45 @@ def book_slot(
     channel) returns the first result instead of booking again; with another request it is
     refused (`IdempotencyKeyReused`), never answered with someone else's order. Keys belong to
     the account that sent them: a partner's to its one service account.
+
+    The release minute: an attempt on a slot the cache knows is sold out is refused without a
+    database transaction (see booking.places); a winning booking is at most 8 SQL statements.
     """
+    return _book_or_replay(
+        user=user, patient=patient, slot_id=slot.pk, channel=channel, idempotency_key=idempotency_key, now=now
+    )
+
+
+def _book_or_replay(*, user, patient, slot_id, channel, idempotency_key, now) -> Appointment:
     body = ""
     if idempotency_key:
-        body = idempotency_fingerprint(patient_id=patient.pk, slot_id=slot.pk, channel=channel)
+        body = idempotency_fingerprint(patient_id=patient.pk, slot_id=slot_id, channel=channel)
         existing = _original_for_key(user=user, idempotency_key=idempotency_key)
         if existing is not None:
             return _replay(existing, body=body)
-    try:
-        return _book_slot(
-            user=user,
-            patient=patient,
-            slot_id=slot.pk,
-            channel=channel,
-            idempotency_key=idempotency_key,
-            idempotency_body=body,
-            now=now,
-        )
-    except places.IdempotentReplay:
-        return _replay(_original_for_key(user=user, idempotency_key=idempotency_key), body=body)
+    if places.known_sold_out(slot_id=slot_id, channel=channel):
+        places.raise_slot_full(channel=channel)  # no transaction: the database said "full" a moment ago
+    for _attempt in range(3):
+        try:
+            return _book_slot(
+                user=user,
+                patient=patient,
+                slot_id=slot_id,
+                channel=channel,
+                idempotency_key=idempotency_key,
+                idempotency_body=body,
+                now=now,
+            )
+        except places.IdempotentReplay:
+            return _replay(_original_for_key(user=user, idempotency_key=idempotency_key), body=body)
+        except IntegrityError as exc:  # the order's INSERT without a savepoint (PostgreSQL), rolled back
+            conflict = places.conflict_of(exc)
+            if isinstance(conflict, places.IdempotentReplay):
+                return _replay(_original_for_key(user=user, idempotency_key=idempotency_key), body=body)
+            if conflict is not None:
+                raise conflict from exc
+            # An order number drawn twice: book again.
+    raise RuntimeError("could not draw a unique order number")
 
 
 def idempotency_fingerprint(*, patient_id: int, slot_id: int, channel: str) -> str:
@@ -97,6 +117,9 @@ def _replayed(*, user, idempotency_key: str) -> bool:
 
 @transaction.atomic
 def _book_slot(*, user, patient, slot_id, channel, idempotency_key, idempotency_body, now) -> Appointment:
+    """The booking transaction. Its statements, for a winner: the slot (with session, doctor,
+    department), the person's lock, the patient, bans, the person's counts, the conditional
+    UPDATE, the numbers in use, the INSERT. The rules come from the cache."""
     now = now or timezone.now()
     slot = places.load_slot(slot_id)
     schedule = slot.schedule
@@ -108,30 +131,34 @@ def _book_slot(*, user, patient, slot_id, channel, idempotency_key, idempotency_
         raise errors.RequestsOnly()  # after the draw, places left over are booked first come first served
     rules = eligibility.schedule_rules(schedule)
     eligibility.check_timing(schedule=schedule, slot=slot, channel=channel, rules=rules, now=now)
-    if slot.free_of(channel) <= 0 and not (channel in places.STAFF_CHANNELS and slot.channel_released(channel)):
-        # Fast refusal in the rush: the row we just read is already full. (A free place read here
-        # proves nothing; only the conditional UPDATE in places.place_appointment decides who gets it.)
-        # A retry whose first attempt took the last place must still get that first result.
+    try:
+        if slot.free_of(channel) <= 0 and not (channel in places.STAFF_CHANNELS and slot.channel_released(channel)):
+            # Fast refusal in the rush: the row we just read is already full. (A free place read here
+            # proves nothing; only the conditional UPDATE in places.place_appointment decides who gets it.)
+            places.mark_sold_out(slot_id=slot.pk, channel=channel)
+            places.raise_slot_full(channel=channel)  # the slot read above is open: closed ones were refused already
+        places.lock_person(patient)
+        patient = Patient.objects.get(pk=patient.pk)
+        eligibility.check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
+        appointment = places.place_appointment(
+            slot=slot,
+            patient=patient,
+            channel=channel,
+            user=user,
+            partner=partner,
+            rules=rules,
+            now=now,
+            payment_minutes=rules.payment_timeout_minutes,
+            idempotency_key=idempotency_key,
+            idempotency_body=idempotency_body,
+            savepoint=connection.vendor != "postgresql",
+        )
+    except errors.BookingError:
+        # A retry whose first attempt committed meanwhile (it took the last place, or it is now the
+        # person's booking with this doctor that day) gets that first result, not a refusal.
         if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
-            raise places.IdempotentReplay()
-        places.raise_slot_full(channel=channel)  # the slot read above is open: closed ones were refused already
-    places.lock_person(patient)
-    patient = Patient.objects.get(pk=patient.pk)
-    if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
-        raise places.IdempotentReplay()  # the first request with this key committed while we waited for the lock
-    eligibility.check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
-    appointment = places.place_appointment(
-        slot=slot,
-        patient=patient,
-        channel=channel,
-        user=user,
-        partner=partner,
-        rules=rules,
-        now=now,
-        payment_minutes=rules.payment_timeout_minutes,
-        idempotency_key=idempotency_key,
-        idempotency_body=idempotency_body,
-    )
+            raise places.IdempotentReplay() from None
+        raise
     notices.appointment_booked(appointment)
     return appointment
 
@@ -712,8 +739,9 @@ def suspend_schedule(*, schedule: Schedule, reason: str, by, now: datetime.datet
             raise errors.NotStaff()
         # Closing the slots takes their row locks (in id order): bookings in flight finish first,
         # later ones find the slots closed.
-        places.lock_slots(schedule_id=schedule.pk)
+        closed = places.lock_slots(schedule_id=schedule.pk)
         Slot.objects.filter(schedule=schedule).update(is_open=False)
+        places.places_changed(slots=closed, freed=True)
         suspended = Schedule.objects.filter(
             pk=schedule.pk, status__in=[Schedule.Status.DRAFT, Schedule.Status.PUBLISHED]
         ).update(status=Schedule.Status.SUSPENDED, suspended_at=now, suspended_reason=reason[:200], suspended_by=by)
@@ -1119,6 +1147,7 @@ def add_places(*, slot: Slot, places: int, channel: str, reason: str, by, now: d
             raise errors.ScheduleUnavailable()
         capacity = f"{channel}_capacity"
         Slot.objects.filter(pk=slot.pk).update(capacity=F("capacity") + places, **{capacity: F(capacity) + places})
+        booking_places.places_changed(slots=[slot], freed=True)
         SlotAdjustment.objects.create(slot=slot, channel=channel, places=places, reason=reason[:200], created_by=by)
         audit.record(
             hospital_id=hospital_id,
@@ -1174,6 +1203,7 @@ def _release_schedule_channels(*, schedule: Schedule, flag: str, channels: tuple
             **{f"{c}_capacity": F(f"{c}_booked") for c in channels},
             **{flag: now},
         )
+        places.places_changed(slots=slots, freed=True)
         moved = sum(slot.free_of(c) for slot in slots for c in channels)
         for slot in slots:
             if any(slot.free_of(c) for c in channels):

@@ -131,6 +131,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# How long a doctor's schedule page (places left) may be served from the cache; every booking,
+# cancellation, 停诊 and 加号 refreshes it at once (scheduling.selectors). 0 turns the cache off.
+SCHEDULES_CACHE_SECONDS = env.int("SCHEDULES_CACHE_SECONDS", default=30)
+# Sessions (the site's cookie and the app's X-Session-Token) are read from the cache and written
+# through to the database: an authenticated request costs no session query while the cache holds it.
+SESSION_ENGINE = env("SESSION_ENGINE", default="django.contrib.sessions.backends.cached_db")
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

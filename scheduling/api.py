@@ -3,6 +3,7 @@
 import datetime
 
 import django_filters
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -16,7 +17,11 @@ from config.api import PublicReadMixin, get_or_404
 from hospital.api import DepartmentBriefOut, DoctorOut
 from hospital.models import Doctor
 from hospital.selectors import doctors_for_patients
-from scheduling.selectors import doctors_with_online_places_on, schedules_for_patients
+from scheduling.selectors import (
+    cached_doctor_schedules,
+    doctors_with_online_places_on,
+    schedules_for_patients,
+)
 
 MAX_SCHEDULE_DAYS = 62
 
@@ -98,9 +103,31 @@ class ScheduleQuery(serializers.Serializer):
         return attrs
 
 
+def doctor_schedules(*, doctor_id: int, date_from, date_to) -> list[dict]:
+    """A doctor's sessions as the API shows them, through the browse cache (see scheduling.selectors).
+
+    An unknown or closed doctor is a 404, never cached.
+    """
+
+    def build():
+        doctor = get_or_404(Doctor.objects.filter(is_active=True, hospital__is_active=True), pk=doctor_id)
+        schedules = schedules_for_patients(doctor_id=doctor.pk, date_from=date_from, date_to=date_to)
+        return list(ScheduleOut(schedules, many=True).data)
+
+    return cached_doctor_schedules(doctor_id=doctor_id, date_from=date_from, date_to=date_to, build=build)
+
+
+def default_schedule_range(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
+    """The range a request without dates asks for (today and the next 30 days)."""
+    query = ScheduleQuery(data={"date_from": today} if today else {})
+    query.is_valid(raise_exception=True)
+    return query.validated_data["date_from"], query.validated_data["date_to"]
+
+
 @extend_schema(tags=["browsing"], summary="医生的出诊排班与号源")
 class DoctorSchedulesApi(PublicReadMixin, APIView):
     @extend_schema(
+        description=f"余号可能滞后至多{settings.SCHEDULES_CACHE_SECONDS}秒；预约、退号、停诊、加号后立即更新。",
         parameters=[
             OpenApiParameter("date_from", OpenApiTypes.DATE, description="默认今天"),
             OpenApiParameter("date_to", OpenApiTypes.DATE, description="默认开始日期后30天，最多62天"),
@@ -110,8 +137,7 @@ class DoctorSchedulesApi(PublicReadMixin, APIView):
     def get(self, request, doctor_id: int):
         query = ScheduleQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        doctor = get_or_404(Doctor.objects.filter(is_active=True, hospital__is_active=True), pk=doctor_id)
-        schedules = schedules_for_patients(
-            doctor_id=doctor.pk, date_from=query.validated_data["date_from"], date_to=query.validated_data["date_to"]
+        data = doctor_schedules(
+            doctor_id=doctor_id, date_from=query.validated_data["date_from"], date_to=query.validated_data["date_to"]
         )
-        return Response(ScheduleOut(schedules, many=True).data)
+        return Response(data)

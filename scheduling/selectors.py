@@ -1,7 +1,74 @@
+"""What scheduling reads: slots and sessions for patients and staff, and the browse cache.
+
+The browse cache: a doctor's sessions as `GET /api/v1/doctors/{id}/schedules/` shows them are
+kept `settings.SCHEDULES_CACHE_SECONDS` (30 s) under a per-doctor generation. Every booking service that takes,
+frees, adds or closes places calls `forget_doctor_schedules` once its transaction commits (through
+`booking.places.places_changed`), which moves the doctor to a new generation: the next read after
+a commit is fresh. Only a change made around the services (a hand edit in the database) can be
+shown stale, for at most that long.
+"""
+
+import logging
+import secrets
+from collections.abc import Callable
+from functools import partial
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import F, Prefetch, QuerySet
 
 from hospital.channels import CHANNEL_ORDER, Channel
 from scheduling.models import Schedule, Slot
+
+logger = logging.getLogger(__name__)
+
+
+def _generation_key(doctor_id: int) -> str:
+    return f"scheduling:schedules-gen:{doctor_id}"
+
+
+def forget_doctor_schedules(*, doctor_id: int) -> None:
+    """Drop every cached range of a doctor's sessions (call after the change has committed)."""
+    try:
+        cache.set(_generation_key(doctor_id), secrets.token_hex(6), None)
+    except Exception:  # entries then lapse by themselves
+        logger.warning("schedules cache not invalidated for doctor %s", doctor_id, exc_info=True)
+
+
+def schedules_changed(*, doctor_id: int) -> None:
+    """Call inside the transaction that changed a doctor's sessions (created, published, edited):
+    the cached pages are dropped now and again once it commits."""
+    forget_doctor_schedules(doctor_id=doctor_id)
+    transaction.on_commit(partial(forget_doctor_schedules, doctor_id=doctor_id), robust=True)
+
+
+def cached_doctor_schedules(*, doctor_id: int, date_from, date_to, build: Callable[[], object]):
+    """`build()` (a doctor's sessions, ready to send), from the browse cache when it is there.
+
+    A cache that cannot be reached means building every time, never an error.
+    """
+    seconds = settings.SCHEDULES_CACHE_SECONDS
+    if not seconds:
+        return build()
+    try:
+        generation = cache.get(_generation_key(doctor_id))
+        if generation is None:
+            cache.add(_generation_key(doctor_id), secrets.token_hex(6), None)
+            generation = cache.get(_generation_key(doctor_id))
+        key = f"scheduling:schedules:{doctor_id}:{generation}:{date_from.isoformat()}:{date_to.isoformat()}"
+        found = cache.get(key)
+    except Exception:
+        logger.warning("schedules cache unreadable", exc_info=True)
+        return build()
+    if found is not None:
+        return found
+    data = build()
+    try:
+        cache.set(key, data, seconds)
+    except Exception:
+        logger.warning("schedules cache not written", exc_info=True)
+    return data
 
 
 def slots_for_patients(*, schedule: Schedule) -> QuerySet[Slot]:

@@ -17,6 +17,7 @@ from scheduling.models import (
     local_datetime,
     release_moments,
 )
+from scheduling.selectors import schedules_changed
 
 
 def slot_channel_fields(*, capacity: int, rules: BookingRules) -> dict[str, int]:
@@ -151,6 +152,8 @@ def publish_schedule(*, schedule: Schedule, by=None) -> bool:
     published = bool(
         Schedule.objects.filter(pk=schedule.pk, status=Schedule.Status.DRAFT).update(status=Schedule.Status.PUBLISHED)
     )
+    if published:
+        schedules_changed(doctor_id=schedule.doctor_id)  # patients see it on the next read
     if published and by is not None:
         audit.record(
             hospital_id=schedule.doctor.hospital_id,

@@ -89,3 +89,14 @@ def run_concurrently(calls):
     for thread in threads:
         thread.join()
     return outcomes
+
+
+def side_effects(callbacks):
+    """The on-commit callbacks a test counts (SMS, refunds, webhooks), without the cache upkeep
+    (the browse cache, sold-out marks and cached rules are refreshed on every commit)."""
+    from booking.eligibility import forget_rules
+    from booking.places import after_places_changed
+    from scheduling.selectors import forget_doctor_schedules
+
+    upkeep = (after_places_changed, forget_rules, forget_doctor_schedules)
+    return [c for c in callbacks if getattr(c, "func", None) not in upkeep]

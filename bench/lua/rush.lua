@@ -1,0 +1,47 @@
+-- release_rush: each row "token patient_id slot_id" books once (POST /api/v1/appointments/).
+-- args: rows file, number of wrk threads, a folder where each thread leaves "done.<n>" when finished.
+package.path = "bench/lua/?.lua;" .. package.path
+local common = require("common")
+local rows, next_row, mine, started, done_dir, finished, issued = {}, 1, 0, false, nil, false, false
+
+setup = common.setup
+
+function init(args)
+  common.reset()
+  rows = common.read_rows(args[1], tid, tonumber(args[2]))
+  mine = #rows
+  done_dir = args[3]
+end
+
+local function finish()
+  if not finished then
+    finished = true
+    local marker = io.open(done_dir .. "/done." .. tid, "w")
+    if marker then marker:close() end
+  end
+  wrk.thread:stop()
+end
+
+function request()
+  if not started then started = true; first_at = common.now() end
+  local row = rows[next_row]
+  if row == nil then
+    if not issued then -- every attempt is sent: the runner waits a little longer for lost answers
+      issued = true
+      local marker = io.open(done_dir .. "/issued." .. tid, "w")
+      if marker then marker:close() end
+    end
+    return wrk.format("GET", "/bench/noop/")
+  end
+  next_row = next_row + 1
+  return wrk.format("POST", "/api/v1/appointments/",
+    { ["X-Session-Token"] = row[1], ["Content-Type"] = "application/json" },
+    string.format('{"patient": %s, "slot": %s}', row[2], row[3]))
+end
+
+function response(status, headers, body)
+  if not headers["X-Bench-Noop"] then common.count(status, headers, body) end
+  if counted >= mine then finish() end
+end
+
+done = common.done

@@ -1,0 +1,31 @@
+"""The site's URLs plus the benchmark's two yardsticks (bench settings only, never deployed)."""
+
+from django.http import HttpResponse
+from django.urls import include, path
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+class BareApi(APIView):
+    """An authenticated DRF view that returns a constant: same server, middleware, token
+    authentication and throttles as the API, and nothing else: the framework's limit."""
+
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+def noop(request):
+    """What a wrk thread sends once its share of the rush is used up (not counted)."""
+    response = HttpResponse(b"")
+    response["X-Bench-Noop"] = "1"
+    return response
+
+
+urlpatterns = [
+    path("bench/bare/", BareApi.as_view()),
+    path("bench/noop/", noop),
+    path("", include("config.urls")),
+]
