@@ -62,3 +62,9 @@ def deactivate_patient(*, patient: Patient) -> bool:
         Patient.objects.filter(pk=patient.pk).update(is_active=False)
         patient.is_active = False
         return False
+
+
+def set_elderly_mode(*, user, on: bool) -> None:
+    """Remember 长辈模式 on the account, so it follows the patient to another browser."""
+    type(user).objects.filter(pk=user.pk).update(elderly_mode=on)
+    user.elderly_mode = on
