@@ -81,6 +81,8 @@ def next_free_slots(*, department_ids: list[int], now, limit: int = 8) -> QueryS
             start_at__gt=now,
             online_booked__lt=F("online_capacity"),
         )
+        # A lottery or priority session takes requests only until its window closes.
+        .filter(Q(schedule__request_closes_at__isnull=True) | Q(schedule__request_closes_at__gt=now))
         .annotate(places_left=F(f"{Channel.ONLINE}_capacity") - F(f"{Channel.ONLINE}_booked"))
         .select_related("schedule__doctor", "schedule__department")
         .order_by("start_at", "id")[:limit]

@@ -35,6 +35,8 @@ def hospital_to_browse(*, code: str = "city-first") -> SimpleNamespace:
         places=2,
         policy=AllocationPolicy.LOTTERY,
     )
+    Schedule.objects.filter(pk=lottery.pk).update(request_closes_at=timezone.now() + datetime.timedelta(hours=20))
+    lottery.refresh_from_db()
     later = make_session(doctor=doctor, date=today + datetime.timedelta(days=rules.days_ahead), segments=2)
     Schedule.objects.filter(pk=later.pk).update(release_at=timezone.now() + datetime.timedelta(days=1))
     colleague_session = make_session(doctor=colleague, date=today + datetime.timedelta(days=1), segments=2, places=2)
