@@ -97,7 +97,9 @@ PAGES = [
     ("search", "/search/?q=头疼"),
     ("login", "/accounts/login/"),
     ("signup", "/accounts/signup/"),
+    ("login-code", "/accounts/login/code/"),
     ("profile", "/me/"),
+    ("password", "/accounts/password/change/"),
     ("patients", "/patients/"),
     ("patient-new", "/patients/new/"),
 ]
