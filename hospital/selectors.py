@@ -91,10 +91,6 @@ def open_department(*, hospital_code: str, department_id: int) -> Department | N
     )
 
 
-def department_and_children_ids(*, department: Department) -> list[int]:
-    return [department.pk, *Department.objects.filter(parent=department, is_active=True).values_list("pk", flat=True)]
-
-
 def doctors_in_departments(*, department_ids: list[int]) -> QuerySet[Doctor]:
     """Browsable doctors seeing patients in any of these departments (each doctor once)."""
     return doctors_for_patients().filter(

@@ -51,31 +51,40 @@ def department_detail(request, code: str, department_id: int):
     if department is None:
         raise Http404
     now = timezone.now()
-    ids = hospital_selectors.department_and_children_ids(department=department)
+    node = _find(hospital_selectors.open_department_tree(hospital=department.hospital), department.pk)
+    ids = [department.pk, *(child.pk for child in _descendants(node))]
     doctors = selectors.with_next_available_date(hospital_selectors.doctors_in_departments(department_ids=ids), now=now)
-    tree = hospital_selectors.open_department_tree(hospital=department.hospital)
     return render(
         request,
         "scheduling/department_detail.html",
         {
             "hospital": department.hospital,
             "department": department,
-            "children": _children_of(tree, department.pk),
+            "children": node.tree_children if node else [],
             "doctors": list(doctors[:MAX_DOCTORS]),
             "next_slots": list(selectors.next_free_slots(department_ids=ids, now=now)),
         },
     )
 
 
-def _children_of(roots, department_id: int) -> list:
-    """The department's open sub-departments, found in the one-query tree."""
+def _find(roots, department_id: int):
+    """The department's node in the one-query tree (None under a closed parent)."""
     stack = list(roots)
     while stack:
         node = stack.pop()
         if node.pk == department_id:
-            return node.tree_children
+            return node
         stack.extend(node.tree_children)
-    return []
+    return None
+
+
+def _descendants(node) -> list:
+    found, stack = [], list(node.tree_children) if node else []
+    while stack:
+        child = stack.pop()
+        found.append(child)
+        stack.extend(child.tree_children)
+    return found
 
 
 def doctor_detail(request, doctor_id: int):
