@@ -1,4 +1,5 @@
-"""Account pages around allauth's, phone first: the account home and password reset by SMS code.
+"""Account pages around allauth's, phone first: the account home, password reset by SMS code, the
+profile (`/me/`), 就诊人 pages on accounts.services (the same rules as the API) and the 长辈模式 switch.
 
 allauth 65 resets a password by e-mail only (its reset-by-code flow e-mails the code), and these
 accounts have no e-mail: the reset here asks for the phone number, texts a six-digit 验证码 the

@@ -75,7 +75,7 @@ def find_doctor_by_symptom(page, symptom: str) -> None:
     page.get_by_role("searchbox").fill(symptom)
     page.get_by_role("button", name="搜索").click()
     page.wait_for_url("**/search/**")
-    page.locator("section, ul.cards").filter(has=page.locator("h3")).first.locator("h3 a").first.click()
+    page.locator("ul.cards").first.locator("h3 a").first.click()  # 按症状推荐的科室 come first
     page.wait_for_url("**/departments/**")
     page.locator("ul.cards h3 a").first.click()
     page.wait_for_url("**/doctors/**")
