@@ -51,6 +51,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("可登录管理后台"), default=False)
     is_active = models.BooleanField(_("有效"), default=True)
     date_joined = models.DateTimeField(_("注册时间"), default=timezone.now)
+    elderly_mode = models.BooleanField(
+        _("长辈模式"), default=False, help_text=_("大字、高对比、每屏更少选项的网页显示方式。")
+    )
 
     objects = UserManager()
 

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from accounts import errors
-from accounts.models import Patient
+from accounts.models import Patient, User
 
 # Apps above accounts (booking) say whether a person still has something under way; accounts
 # cannot import them, so they register a check here when they start (booking.apps).
@@ -62,3 +62,9 @@ def deactivate_patient(*, patient: Patient) -> bool:
         Patient.objects.filter(pk=patient.pk).update(is_active=False)
         patient.is_active = False
         return False
+
+
+def set_elderly_mode(*, user, on: bool) -> None:
+    """Remember 长辈模式 on the account, so it follows the patient to another browser."""
+    User.objects.filter(pk=user.pk).update(elderly_mode=on)
+    user.elderly_mode = on

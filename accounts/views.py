@@ -1,4 +1,5 @@
-"""Account pages around allauth's, phone first: the account home and password reset by SMS code.
+"""Account pages around allauth's, phone first: the account home, password reset by SMS code, the
+profile (`/me/`), 就诊人 pages on accounts.services (the same rules as the API) and the 长辈模式 switch.
 
 allauth 65 resets a password by e-mail only (its reset-by-code flow e-mails the code), and these
 accounts have no e-mail: the reset here asks for the phone number, texts a six-digit 验证码 the
@@ -17,20 +18,26 @@ from allauth.core import ratelimit
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.shortcuts import redirect, render
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import elderly, errors, services
+from accounts.forms import PatientContactForm, PatientForm
 from accounts.phones import normalize_mobile
 from accounts.pii import mask_phone
+from accounts.selectors import patients_of
 
 RESET_STATE = "accounts_password_reset_by_phone"
 
 
 def account_home(request):
-    """`/accounts/`: the phone page for a signed-in user, the (phone) login page for anyone else."""
-    return redirect("account_change_phone" if request.user.is_authenticated else "account_login")
+    """`/accounts/`: the profile for a signed-in user, the (phone) login page for anyone else."""
+    return redirect("profile" if request.user.is_authenticated else "account_login")
 
 
 def phone_first(request, *args, **kwargs):
@@ -125,3 +132,86 @@ def password_reset_confirm(request):
         form.add_error("code", _("验证码错误。"))
     masked = mask_phone(normalize_mobile(state["phone"]))
     return render(request, "account/password_reset_by_phone_confirm.html", {"form": form, "phone": masked})
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+@require_POST
+def toggle_elderly_mode(request):
+    """`/elderly/`: the 长辈模式 switch on every page; back to the page it was pressed on."""
+    on = request.POST.get("on") == "1" if "on" in request.POST else not elderly.is_on(request)
+    if request.user.is_authenticated:
+        services.set_elderly_mode(user=request.user, on=on)
+    response = redirect(_safe_next(request, "/"))
+    elderly.remember_in_browser(response, on=on)
+    return response
+
+
+@login_required
+def profile(request):
+    patients = list(patients_of(user=request.user))
+    return render(request, "accounts/profile.html", {"patients": patients})
+
+
+@login_required
+def patient_list(request):
+    return render(request, "accounts/patient_list.html", {"patients": list(patients_of(user=request.user))})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_create(request):
+    form = PatientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = services.create_patient(user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_model_errors(exc)
+        except errors.DuplicatePatient as exc:
+            form.add_error("id_number", exc.detail)
+        else:
+            messages.success(request, _("已添加就诊人 %(name)s。") % {"name": patient.name})
+            return redirect(_safe_next(request, "patient_list"))
+    return render(
+        request, "accounts/patient_form.html", {"form": form, "next": _safe_next(request, ""), "creating": True}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_edit(request, patient_id: int):
+    patient = get_object_or_404(patients_of(user=request.user), pk=patient_id)
+    form_class = PatientContactForm if patient.has_real_name else PatientForm
+    initial = {name: getattr(patient, name) for name in services.EDITABLE_FIELDS if name != "id_number"}
+    form = form_class(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_patient(patient=patient, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_model_errors(exc)
+        except (errors.DuplicatePatient, errors.IdentityLocked) as exc:
+            form.add_error(None, exc.detail)
+        else:
+            messages.success(request, _("已保存就诊人 %(name)s。") % {"name": patient.name})
+            return redirect("patient_list")
+    return render(request, "accounts/patient_form.html", {"form": form, "patient": patient, "creating": False})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_delete(request, patient_id: int):
+    patient = get_object_or_404(patients_of(user=request.user), pk=patient_id)
+    if request.method == "POST":
+        try:
+            services.deactivate_patient(patient=patient)
+        except errors.PatientHasAppointments as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, _("已删除就诊人 %(name)s。") % {"name": patient.name})
+        return redirect("patient_list")
+    return render(request, "accounts/patient_confirm_delete.html", {"patient": patient})

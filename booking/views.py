@@ -122,7 +122,7 @@ def book(request, slot_id: int):
         "cancel_deadline": slot.start_at - datetime.timedelta(minutes=rules.cancel_deadline_minutes),
         "late_cancel_from": slot.start_at - datetime.timedelta(hours=rules.late_cancel_hours),
         "is_priority": schedule.allocation_policy == "priority",
-        "new_patient_url": f"/patients/new/?next={reverse('booking:book', args=[slot.pk])}",
+        "new_patient_url": f"{reverse('patient_create')}?next={reverse('booking:book', args=[slot.pk])}",
     }
     return render(request, "booking/book.html", context)
 

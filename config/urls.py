@@ -5,15 +5,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import headless as accounts_headless
 from accounts import views as accounts_views
-from hospital import views as hospital_views
 
 admin.site.site_header = _("网上挂号系统 · 医院管理")
 admin.site.site_title = _("网上挂号系统")
 admin.site.index_title = _("管理首页")
 
 urlpatterns = [
-    path("", hospital_views.home, name="home"),
-    path("hospitals/<slug:code>/", hospital_views.hospital_detail, name="hospital_detail"),
+    path("", include("hospital.urls")),
+    path("", include("scheduling.urls")),
+    path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("", include("booking.urls")),
     path("desk/", include("desk.urls")),

@@ -78,3 +78,35 @@ def doctors_for_patients() -> QuerySet[Doctor]:
         .prefetch_related(Prefetch("departments", queryset=Department.objects.filter(is_active=True)))
         .order_by("id")
     )
+
+
+def open_department(*, hospital_code: str, department_id: int) -> Department | None:
+    """An open department of an open hospital, with its hospital and parent loaded."""
+    return (
+        Department.objects.filter(
+            pk=department_id, hospital__code=hospital_code, hospital__is_active=True, is_active=True
+        )
+        .select_related("hospital", "parent")
+        .first()
+    )
+
+
+def doctors_in_departments(*, department_ids: list[int]) -> QuerySet[Doctor]:
+    """Browsable doctors seeing patients in any of these departments (each doctor once)."""
+    return doctors_for_patients().filter(
+        pk__in=Doctor.departments.through.objects.filter(department_id__in=department_ids).values("doctor_id")
+    )
+
+
+def departments_named(*, text: str, hospital: Hospital | None = None, limit: int = 20) -> QuerySet[Department]:
+    """Open departments of open hospitals (or of one) whose name contains `text`."""
+    rows = Department.objects.filter(name__icontains=text.strip(), is_active=True, hospital__is_active=True)
+    if hospital is not None:
+        rows = rows.filter(hospital=hospital)
+    return rows.select_related("hospital", "parent").order_by("hospital_id", "sort_order", "id")[:limit]
+
+
+def doctors_named(*, text: str) -> QuerySet[Doctor]:
+    """Browsable doctors by name or specialty (擅长)."""
+    text = text.strip()
+    return doctors_for_patients().filter(Q(name__icontains=text) | Q(specialty__icontains=text))

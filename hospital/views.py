@@ -16,7 +16,7 @@ def hospital_detail(request, code):
         {
             "hospital": hospital,
             "rules": selectors.rules_for(hospital_id=hospital.pk),
-            "departments": selectors.department_tree(hospital=hospital),
+            "departments": selectors.open_department_tree(hospital=hospital),
             "doctors": selectors.doctors_of(hospital=hospital),
         },
     )

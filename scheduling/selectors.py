@@ -16,9 +16,10 @@ from functools import partial
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import F, Min, Prefetch, Q, QuerySet
 
 from hospital.channels import CHANNEL_ORDER, Channel
+from hospital.models import Doctor
 from scheduling.models import Schedule, Slot
 
 logger = logging.getLogger(__name__)
@@ -118,4 +119,38 @@ def doctors_with_online_places_on(*, day) -> QuerySet[Slot]:
         schedule__status=Schedule.Status.PUBLISHED,
         is_open=True,
         online_booked__lt=F("online_capacity"),
+    )
+
+
+def with_next_available_date(doctors: QuerySet[Doctor], *, now) -> QuerySet[Doctor]:
+    """Annotate `next_available_date`: the doctor's earliest published session, not over yet, with
+    an online place left (possibly not released (放号) yet: the day to aim for). The same rule as
+    hospital.triage.with_next_available_date for departments."""
+    open_place = Q(
+        schedules__status=Schedule.Status.PUBLISHED,
+        schedules__end_at__gt=now,
+        schedules__slots__is_open=True,
+        schedules__slots__online_booked__lt=F("schedules__slots__online_capacity"),
+    )
+    return doctors.annotate(next_available_date=Min("schedules__date", filter=open_place))
+
+
+def next_free_slots(*, department_ids: list[int], now, limit: int = 8) -> QuerySet[Slot]:
+    """最近可约: the earliest released segments with an online place left across the departments'
+    active doctors, for patients who don't mind whom they see."""
+    return (
+        Slot.objects.filter(
+            schedule__department_id__in=department_ids,
+            schedule__status=Schedule.Status.PUBLISHED,
+            schedule__release_at__lte=now,
+            schedule__doctor__is_active=True,
+            is_open=True,
+            start_at__gt=now,
+            online_booked__lt=F("online_capacity"),
+        )
+        # A lottery or priority session takes requests only until its window closes.
+        .filter(Q(schedule__request_closes_at__isnull=True) | Q(schedule__request_closes_at__gt=now))
+        .annotate(places_left=F(f"{Channel.ONLINE}_capacity") - F(f"{Channel.ONLINE}_booked"))
+        .select_related("schedule__doctor", "schedule__department")
+        .order_by("start_at", "id")[:limit]
     )

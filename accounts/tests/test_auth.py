@@ -85,12 +85,27 @@ def test_login_by_code(client, sms_codes):
     assert logged_in_user(client) == user
 
 
-def test_login_page_asks_for_the_phone_only(client, sms_codes):
+def test_login_page_takes_the_phone_and_password(client):
     user = UserFactory(phone="13812345678")
-    response, codes = sms_codes(client, reverse("account_login"), {"login": "+8613812345678"})
+    response = client.post(reverse("account_login"), {"login": "138 1234 5678", "password": DEFAULT_PASSWORD})
     assert response.status_code == 302
-    response = client.post(response["Location"], {"code": codes[0]})
     assert logged_in_user(client) == user
+
+
+def test_login_page_refuses_a_wrong_password_in_plain_chinese(client):
+    UserFactory(phone="13812345678")
+    response = client.post(reverse("account_login"), {"login": "13812345678", "password": "not-the-password"})
+    assert response.status_code == 200
+    assert "手机号或密码不正确" in response.content.decode()
+    assert not logged_in_user(client).is_authenticated
+
+
+def test_login_page_offers_password_and_sms_code_as_two_named_ways(client):
+    page = client.get(reverse("account_login")).content.decode()
+    assert 'name="password"' in page
+    assert "用密码登录" in page
+    assert f'href="{reverse("account_request_login_code")}"' in page
+    assert "用短信验证码登录" in page
 
 
 def test_repeated_signup_within_the_rate_limit_is_429_not_500(client, sms_codes):

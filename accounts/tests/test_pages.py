@@ -34,11 +34,11 @@ def code_in(texts: list[str]) -> str:
     return re.search(r"验证码为(\d{6})", text).group(1)
 
 
-def test_account_home_is_the_phone_page_or_the_login(client):
+def test_account_home_is_the_profile_or_the_login(client):
     assert client.get("/accounts/")["Location"] == reverse("account_login")
     client.force_login(UserFactory())
     response = client.get("/accounts/", follow=True)
-    assert response.redirect_chain[-1][0] == reverse("account_change_phone")
+    assert response.redirect_chain[-1][0] == reverse("profile")
     page = response.content.decode()
     assert "手机号" in page
     assert not any(word in page for word in E_MAIL_WORDS)
@@ -57,7 +57,7 @@ def test_e_mail_pages_lead_back_to_the_phone_pages(client, path):
     client.force_login(UserFactory())
     response = client.get(path, follow=True)
     assert response.status_code == 200
-    assert response.redirect_chain[-1][0] == reverse("account_change_phone")
+    assert response.redirect_chain[-1][0] == reverse("profile")
 
 
 def test_password_reset_asks_for_the_phone_not_an_e_mail(client):
