@@ -5,12 +5,14 @@ import datetime
 from fractions import Fraction
 
 import pytest
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from accounts.tests.factories import PatientFactory
 from analytics import selectors, services
 from analytics.models import AttemptMinute
 from analytics.tasks import BEAT_SCHEDULE, flush_attempt_counts_task
+from analytics.templatetags.analytics_chance import doctor_chance
 from booking import errors
 from booking.allocation import draw_schedule, request_booking
 from booking.management.commands.setup_periodic_tasks import declared_schedule
@@ -173,3 +175,25 @@ def test_chance_api_answers_404_for_an_unknown_or_hidden_doctor(client):
         response = client.get(reverse("api_doctor_chance", args=[doctor_id]))
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
+
+
+def test_the_doctor_page_shows_the_historical_chance_and_an_open_lotterys(rules, doctor):
+    drawn = make_session(doctor=doctor, places=3, policy=AllocationPolicy.LOTTERY)
+    for _entry in range(8):
+        _enter(drawn)
+    draw_schedule(schedule=drawn, now=drawn.request_closes_at)
+    upcoming = make_session(
+        doctor=doctor, date=drawn.date + datetime.timedelta(days=1), places=2, policy=AllocationPolicy.LOTTERY
+    )
+    for _entry in range(3):
+        _enter(upcoming)
+    now = max(drawn.request_closes_at, upcoming.release_at + datetime.timedelta(minutes=1))
+    html = render_to_string("analytics/_doctor_chance.html", doctor_chance(doctor.pk, now=now))
+    assert "历史中签率" in html
+    assert "1 场出诊的成功率约为 <strong>38%</strong>" in html
+    assert "已有 3 人报名、2 个号，现在报名的中签概率约 50%" in html
+
+
+def test_the_doctor_page_says_when_there_is_no_history_yet(client, doctor):
+    page = client.get(f"/doctors/{doctor.pk}/").content.decode()
+    assert "暂无历史成功率" in page
