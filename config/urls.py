@@ -16,6 +16,7 @@ urlpatterns = [
     path("hospitals/<slug:code>/", hospital_views.hospital_detail, name="hospital_detail"),
     path("admin/", admin.site.urls),
     path("payments/", include("payments.urls")),
+    path("r/", include("booking.reminder_urls")),
     path("api/v1/", include("config.api_v1")),
     path("fhir/r4/", include("interop.urls")),
     path("api/partner/v1/", include("partners.api_urls")),
