@@ -5,7 +5,6 @@ RabbitMQ (and Redis), reads the test database, and is killed with SIGKILL in the
 SMS delivery or a refund. The figures each test prints are the ones the README quotes.
 """
 
-
 import pytest
 
 from accounts.tests.factories import PatientFactory
