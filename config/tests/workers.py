@@ -56,10 +56,11 @@ def delete_queue(broker_url: str, queue: str) -> None:
 
 
 class Worker:
-    """`celery -A config.tests.fault_worker worker` on one queue, one prefork child, in its own session."""
+    """`celery -A config.tests.fault_worker worker` on one queue, prefork children, in its own session."""
 
-    def __init__(self, *, broker_url: str, queue: str, fault_dir: Path, **env):
+    def __init__(self, *, broker_url: str, queue: str, fault_dir: Path, concurrency: int = 1, **env):
         self.broker_url, self.queue, self.fault_dir = broker_url, queue, fault_dir
+        self.concurrency = concurrency
         self.env = {
             **os.environ,
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
@@ -79,9 +80,9 @@ class Worker:
         self.starts += 1
         log = open(self.fault_dir / f"worker-{self.starts}.log", "wb")  # noqa: SIM115  (the child writes it)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config.tests.fault_worker", "worker", "-c", "1", "-P", "prefork",
-             "-Q", self.queue, "-n", f"{self.queue}-{self.starts}@%h", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "-l", "INFO"],
+            [sys.executable, "-m", "celery", "-A", "config.tests.fault_worker", "worker", "-P", "prefork",
+             "-c", str(self.concurrency), "-Q", self.queue, "-n", f"{self.queue}-{self.starts}@%h",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         log.close()
