@@ -11,7 +11,7 @@ BEAT_SCHEDULE = [
     ("booking: release unused reserves", "booking.tasks.release_reserves_task", 300),
     ("booking: mark no-shows", "booking.tasks.mark_no_shows_task", 900),
     ("booking: retry unfinished refunds", "booking.tasks.retry_unfinished_refunds_task", 600),
-    ("booking: send visit reminders", "booking.tasks.send_visit_reminders_task", 300),
+    ("booking: send visit reminders", "booking.tasks.send_visit_reminders_task", 600),
     ("booking: close waitlists", "booking.tasks.close_waitlists_task", 300),
 ]
 
