@@ -26,10 +26,9 @@ DEAD_BROKER = "amqp://guest:guest@127.0.0.1:1//"
 
 
 def _reset_publisher():
-    """Drop the app's cached connections so the next publish uses the current broker_url."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    """Forget the app's pools so the next publish uses the current broker_url. The pools
+    themselves live on in kombu's registry (one per broker URL), so they are not closed."""
+    app._pool = None
     app.amqp._producer_pool = None
 
 
