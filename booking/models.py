@@ -395,3 +395,34 @@ class DrawRecord(models.Model):
 
     def __str__(self):
         return f"{self.schedule} #{self.seed}"
+
+
+class VisitReminder(models.Model):
+    """One reminder SMS of an appointment (the evening before, or 2 hours before its segment).
+
+    The row is the claim that makes a reminder go exactly once: (appointment, kind) is unique and
+    is written in the same transaction as the SMS log. The reminder's signed link acts on this
+    row's appointment only; a tap on "我会按时就诊" is recorded here.
+    """
+
+    class Kind(models.TextChoices):
+        DAY_BEFORE = "day_before", _("就诊前一日提醒")
+        SOON = "soon", _("就诊前2小时提醒")
+
+    appointment = models.ForeignKey(
+        Appointment, verbose_name=_("预约订单"), on_delete=models.CASCADE, related_name="reminders"
+    )
+    kind = models.CharField(_("提醒类型"), max_length=12, choices=Kind.choices)
+    sent_at = models.DateTimeField(_("发送时间"))
+    attendance_confirmed_at = models.DateTimeField(_("确认按时就诊时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("就诊提醒")
+        verbose_name_plural = _("就诊提醒")
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["appointment", "kind"], name="booking_visitreminder_once_per_kind")
+        ]
+
+    def __str__(self):
+        return f"{self.appointment} {self.get_kind_display()}"

@@ -1376,3 +1376,61 @@ def retry_unfinished_refunds(*, now: datetime.datetime | None = None, older_than
         except Exception:  # one provider's trouble must not stop the sweep
             logger.exception("refund of %s could not be requested; will try again", order_no)
     return asked
+
+
+# ---------------------------------------------------------------------------------------------
+# Closing the waitlist (候补截止)
+
+
+def waitlist_closes_at(*, schedule: Schedule, rules) -> datetime.datetime:
+    """The waitlist of a session closes at the rules' `waitlist_close_time` the day before the visit."""
+    from scheduling.models import local_datetime
+
+    return local_datetime(schedule.date - datetime.timedelta(days=1), rules.waitlist_close_time)
+
+
+def close_waitlists(*, now: datetime.datetime | None = None) -> int:
+    """Close every waitlist past its closing time: each entry still waiting is closed and told, by
+    one SMS, that no place came free. One transaction per entry; the entry's WAITING → CLOSED
+    update is the claim, and its SMS log is written in the same transaction, so a run repeated or
+    killed half-way tells nobody twice and nobody never. Returns how many entries were closed."""
+    from booking.reminders import phone_of
+    from notifications.services import send_sms
+    from notifications.templates_sms import format_date
+
+    now = now or timezone.now()
+    tomorrow = timezone.localtime(now).date() + datetime.timedelta(days=1)
+    waiting = (
+        WaitlistEntry.objects.filter(status=WaitlistEntry.Status.WAITING, schedule__date__lte=tomorrow)
+        .select_related("schedule__doctor__hospital", "schedule__department", "patient__user")
+        .order_by("schedule_id", "pk")
+    )
+    closes_at = {}
+    closed = 0
+    for entry in waiting:
+        schedule = entry.schedule
+        if schedule.pk not in closes_at:
+            closes_at[schedule.pk] = waitlist_closes_at(schedule=schedule, rules=eligibility.schedule_rules(schedule))
+        if now < closes_at[schedule.pk]:
+            continue
+        with transaction.atomic():
+            if not WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistEntry.Status.WAITING).update(
+                status=WaitlistEntry.Status.CLOSED
+            ):
+                continue  # promoted or withdrawn a moment ago
+            closed += 1
+            phone = phone_of(entry.patient)
+            if phone:
+                send_sms(
+                    phone=phone,
+                    template="waitlist_closed",
+                    params={
+                        "patient": entry.patient.name,
+                        "hospital": schedule.doctor.hospital.name,
+                        "department": schedule.department.name,
+                        "doctor": schedule.doctor.name,
+                        "session": f"{format_date(schedule.date)}{schedule.get_period_display()}",
+                    },
+                    dedupe_key=f"waitlist_closed:{entry.pk}",
+                )
+    return closed

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from booking import allocation, services
+from booking import allocation, reminders, services
 
 # Collected by `manage.py setup_periodic_tasks` into django-celery-beat: (name, task, every N seconds).
 BEAT_SCHEDULE = [
@@ -11,6 +11,8 @@ BEAT_SCHEDULE = [
     ("booking: release unused reserves", "booking.tasks.release_reserves_task", 300),
     ("booking: mark no-shows", "booking.tasks.mark_no_shows_task", 900),
     ("booking: retry unfinished refunds", "booking.tasks.retry_unfinished_refunds_task", 600),
+    ("booking: send visit reminders", "booking.tasks.send_visit_reminders_task", 600),
+    ("booking: close waitlists", "booking.tasks.close_waitlists_task", 300),
 ]
 
 
@@ -37,6 +39,16 @@ def mark_no_shows_task() -> int:
 @shared_task
 def retry_unfinished_refunds_task() -> int:
     return services.retry_unfinished_refunds()
+
+
+@shared_task
+def send_visit_reminders_task() -> int:
+    return reminders.send_visit_reminders()
+
+
+@shared_task
+def close_waitlists_task() -> int:
+    return services.close_waitlists()
 
 
 @shared_task(bind=True, max_retries=8)

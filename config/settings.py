@@ -261,6 +261,8 @@ if CELERY_BROKER_URL.startswith("filesystem:"):
         if isinstance(_folder, str):
             Path(_folder).mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
+# One broker may serve several deployments (staging next to production): each its own queue.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = True
 CELERY_TASK_ACKS_LATE = True
@@ -269,6 +271,29 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# What each job guarantee rests on (README, production): the claims in the database make a
+# repeated job a no-op; these settings make sure a job is repeated rather than lost.
+# Beat writes its last-run time after every send, so a beat killed right after a send does not
+# send it again at restart (the default syncs every 3 minutes).
+CELERY_BEAT_SYNC_EVERY = 1
+# A crontab run missed by more than an hour (beat down) is skipped, never fired hours early the
+# next day; the release sweep (scheduling.tasks.release_due_task) catches the day up instead.
+CELERY_BEAT_CRON_STARTING_DEADLINE = 3600
+# Publishing fails fast when the broker is down (1 s, one quick retry) instead of hanging the
+# request; the message is already a row in the database and a sweep publishes it again.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker that loses the broker stops its running tasks (their messages are redelivered)
+# rather than finishing them and running them again from the redelivery.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+if CELERY_BROKER_URL.startswith(("redis:", "rediss:")):
+    # Redis has no acknowledgements: an unacked message comes back after the visibility timeout.
+    # Every job here is short; longer delays go through beat, never through a countdown.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_REDIS_VISIBILITY_TIMEOUT", default=3600),
+        "unacked_restore_interval": env.int("CELERY_REDIS_RESTORE_INTERVAL", default=10),
+    }
 
 
 def _secret(name: str) -> str:

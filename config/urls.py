@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("booking.urls")),
     path("desk/", include("desk.urls")),
     path("payments/", include("payments.urls")),
+    path("r/", include("booking.reminder_urls")),
     path("api/v1/", include("config.api_v1")),
     path("fhir/r4/", include("interop.urls")),
     path("api/partner/v1/", include("partners.api_urls")),

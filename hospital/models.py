@@ -216,6 +216,18 @@ class BookingRules(models.Model):
     # Waitlist
     waitlist_enabled = models.BooleanField(_("开放候补"), default=True)
     waitlist_payment_minutes = models.PositiveIntegerField(_("候补成功后支付时限（分钟）"), default=30)
+    waitlist_close_time = models.TimeField(
+        _("候补截止时间（就诊前一日）"),
+        default=datetime.time(23, 0),
+        help_text=_("就诊前一日此时间后候补结束，仍在候补的患者会收到未候补成功的短信。"),
+    )
+
+    # Reminders
+    reminder_time = models.TimeField(
+        _("就诊提醒短信发送时间（就诊前一日）"),
+        default=datetime.time(18, 0),
+        help_text=_("另在就诊时段开始前2小时再提醒一次。"),
+    )
 
     # Channel shares (percent) and release of unused reserves
     online_share = models.PositiveSmallIntegerField(_("线上号源占比（%）"), default=70)

@@ -23,3 +23,7 @@ class SmsTransientError(SmsDeliveryError):
 
 class SmsPermanentError(SmsDeliveryError):
     """Retrying cannot help: invalid number, unapproved template or signature, no balance, bad credentials."""
+
+
+class SmsDeliveryBusy(Exception):
+    """Another live process holds the message's delivery lock: try again shortly (it is then sent or found done)."""

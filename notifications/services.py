@@ -1,15 +1,17 @@
 import logging
+import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.phones import normalize_mobile
 from accounts.pii import mask_phone
 from notifications.backends import SmsMessage, get_backend
-from notifications.errors import SmsPermanentError, SmsTemplateError, SmsTransientError
+from notifications.errors import SmsDeliveryBusy, SmsPermanentError, SmsTemplateError, SmsTransientError
 from notifications.models import EndReason, NotificationLog, Subscription
 from notifications.templates_sms import SMS_TEMPLATES, get_template
 
@@ -17,6 +19,9 @@ logger = logging.getLogger("notifications")
 
 # One first try plus the task's five retries; the last transient failure is final.
 MAX_ATTEMPTS = 6
+# The first key of the (int, int) advisory locks held while an SMS is delivered.
+ADVISORY_LOCK_SPACE = 7301
+LOCK_WAIT_SECONDS = 3.0
 
 
 @transaction.atomic
@@ -57,20 +62,68 @@ def send_sms(*, phone: str, template: str, params: dict, dedupe_key: str | None 
     return log
 
 
-def deliver_sms(*, log_id: int) -> None:
-    """Send one pending SMS through the configured backend.
+@contextmanager
+def _delivery_lock(log_id: int):
+    """Whether this process may deliver the message now: a PostgreSQL session advisory lock on it.
 
-    Not atomic on purpose: the claim (pending → sending) commits before the provider call, so
-    a second worker holding the same id finds nothing to do, and no lock is held over the
-    network. A transient failure puts the row back to pending and raises SmsTransientError
-    for the task to retry; the last allowed attempt marks it failed instead.
+    The lock lives exactly as long as the holder's database connection, so a worker killed in
+    the middle of a send (kill -9, OOM, a lost node) lets go of it at once, and the broker's
+    redelivery takes over; while a live worker holds it, a second delivery of the same id does
+    nothing. Other databases (SQLite for `make run`, with its broker that never redelivers) run
+    without it.
     """
-    claimed = NotificationLog.objects.filter(pk=log_id, status=NotificationLog.Status.PENDING).update(
-        status=NotificationLog.Status.SENDING, attempts=F("attempts") + 1
-    )
-    if not claimed:
+    if connection.vendor != "postgresql":
+        yield True
         return
-    log = NotificationLog.objects.get(pk=log_id)
+    # A killed holder's lock goes when PostgreSQL notices its connection closed, a moment later:
+    # wait a little for it rather than give its redelivery up.
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ADVISORY_LOCK_SPACE, log_id])
+            held = cursor.fetchone()[0]
+        if held or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_LOCK_SPACE, log_id])
+
+
+def deliver_sms(*, log_id: int) -> None:
+    """Send one pending SMS through the configured backend, at most once.
+
+    Not atomic on purpose: the attempt is counted and committed before the provider call, and
+    no row lock is held over the network. What keeps a second worker away is the delivery lock
+    (see `_delivery_lock`). A row found `sending` by a worker that holds the lock is one whose
+    previous attempt died with its process: it is sent now by this redelivery, and after
+    MAX_ATTEMPTS such deaths it is marked failed, so a message that kills its worker every time
+    stops being redelivered. A transient failure puts the row back to pending and raises
+    SmsTransientError for the task to retry; the last allowed attempt marks it failed instead.
+    """
+    with _delivery_lock(log_id) as held:
+        if not held:
+            raise SmsDeliveryBusy(f"SMS {log_id} is being delivered by another process")
+        claimed = NotificationLog.objects.filter(
+            pk=log_id, status__in=(NotificationLog.Status.PENDING, NotificationLog.Status.SENDING)
+        ).update(status=NotificationLog.Status.SENDING, attempts=F("attempts") + 1)
+        if not claimed:
+            return
+        _send_claimed(NotificationLog.objects.get(pk=log_id))
+
+
+def _send_claimed(log: NotificationLog) -> None:
+    log_id = log.pk
+    if log.attempts > MAX_ATTEMPTS:
+        died = log.attempts - 1
+        _finish(
+            log, status=NotificationLog.Status.FAILED, error=f"gave up after {died} attempts: the worker died in each"
+        )
+        logger.error("SMS %s to %s failed: its worker died in %s attempts", log.pk, mask_phone(log.phone), died)
+        return
     try:
         sms_template = get_template(log.template)
         backend = get_backend()
@@ -117,18 +170,21 @@ def _finish(log: NotificationLog, *, status: str, error: str = "", provider_mess
 
 
 def requeue_pending_sms(*, older_than: timedelta = timedelta(minutes=15)) -> int:
-    """Enqueue delivery again for rows still pending after `older_than` (a lost broker message).
+    """Enqueue delivery again for rows still pending after `older_than`: a message published on
+    commit while the broker was down (kept as this row, logged, never raised to the caller), or
+    lost with the broker. Rows left `sending` by a worker that died and whose message is gone
+    are taken again too.
 
-    Safe to run at any time: delivery claims the row, so a row whose retry is merely waiting
-    is sent once, by whichever task claims it first.
+    Safe to run at any time: delivery takes the delivery lock and claims the row, so a row whose
+    retry is merely waiting, or that a live worker is sending right now, is sent once.
     """
     from notifications.tasks import deliver_sms_task
 
     cutoff = timezone.now() - older_than
     ids = list(
-        NotificationLog.objects.filter(status=NotificationLog.Status.PENDING, created_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )[:500]
+        NotificationLog.objects.filter(
+            status__in=(NotificationLog.Status.PENDING, NotificationLog.Status.SENDING), created_at__lt=cutoff
+        ).values_list("pk", flat=True)[:500]
     )
     for log_id in ids:
         deliver_sms_task.delay(log_id)

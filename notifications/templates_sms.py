@@ -193,6 +193,19 @@ SMS_TEMPLATES: dict[str, SmsTemplate] = dict(
             blank_defaults=WHERE_DEFAULT,
         ),
         _template(
+            "visit_reminder_link",
+            "{patient}，温馨提醒：您预约了{time}在{hospital}{department}就诊（{doctor}医生，就诊序号{queue_number}），"
+            "就诊地点：{location}。确认按时就诊或退号请点击{link}",
+            ["patient", "hospital", "department", "doctor", "time", "queue_number", "location", "link"],
+            blank_defaults=WHERE_DEFAULT,
+        ),
+        _template(
+            "waitlist_closed",
+            "{patient}，很遗憾，您候补的{hospital}{department}{doctor}医生{session}号源到候补截止时仍无空出的号源，"
+            "候补已结束，欢迎预约其他号源。",
+            ["patient", "hospital", "department", "doctor", "session"],
+        ),
+        _template(
             "refund_completed",
             "{patient}，您的订单{order_no}已退款{amount}元，将原路退回，请注意查收。",
             ["patient", "order_no", "amount"],

@@ -12,12 +12,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from config.money import fen_to_yuan, yuan_to_fen
-from hospital.admin_scope import HospitalScopedAdmin, ScopedChoicesMixin
+from hospital.admin_scope import HospitalScopedAdmin, ScopedChoicesMixin, staff_hospital_id
 from hospital.audit import AuditedSaveMixin, field_changes, record
 from hospital.channels import CHANNEL_ORDER, Channel
-from hospital.models import AuditRecord
+from hospital.models import AuditRecord, Hospital
 from hospital.roles import scheduler_department_ids, works_at
-from scheduling.models import Schedule, ScheduleTemplate, Slot, SlotAdjustment
+from scheduling.models import Release, Schedule, ScheduleTemplate, Slot, SlotAdjustment
+from scheduling.selectors import overdue_releases
 from scheduling.services import generate_schedules, publish_schedule
 
 NOT_OUR_HOSPITAL = gettext_lazy("只有本院工作人员可以进行此操作。")
@@ -287,3 +288,45 @@ class SlotAdjustmentAdmin(HospitalScopedAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(Release)
+class ReleaseAdmin(HospitalScopedAdmin):
+    """放号 records, read-only; the list warns about any release not done within 10 minutes of its time."""
+
+    list_display = ["hospital", "day", "places", "due_at", "moment", "on_time"]
+    list_filter = ["hospital", "day"]
+    list_select_related = ["hospital"]
+    date_hierarchy = "day"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(boolean=True, description=gettext_lazy("按时放号"))
+    def on_time(self, obj):
+        return not obj.is_late
+
+    def changelist_view(self, request, extra_context=None):
+        hospitals = Hospital.objects.filter(is_active=True)
+        hospital_id = staff_hospital_id(request.user)
+        if hospital_id is not None:
+            hospitals = hospitals.filter(pk=hospital_id)
+        for state in overdue_releases(hospitals=hospitals):
+            if state.release is None:
+                text = _("%(hospital)s %(day)s 的号应于 %(due)s 放出，至今未放号。")
+            else:
+                text = _("%(hospital)s %(day)s 的号应于 %(due)s 放出，迟至 %(moment)s 才放号。")
+            values = {
+                "hospital": state.hospital.name,
+                "day": f"{state.day:%Y-%m-%d}",
+                "due": f"{timezone.localtime(state.due_at):%m-%d %H:%M}",
+                "moment": f"{timezone.localtime(state.release.moment):%m-%d %H:%M}" if state.release else "",
+            }
+            self.message_user(request, text % values, messages.WARNING)
+        return super().changelist_view(request, extra_context)

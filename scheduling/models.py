@@ -301,3 +301,34 @@ class SlotAdjustment(models.Model):
 
     def __str__(self):
         return f"{self.slot} +{self.places}（{self.get_channel_display()}）"
+
+
+class Release(models.Model):
+    """放号 record: a hospital's visit day came inside the booking window, generated and published.
+
+    The row is the claim: (hospital, day) is unique, so a second run of `release_day` for the same
+    day (two beats, a redelivered task, the catch-up sweep) finds it and does nothing.
+    """
+
+    hospital = models.ForeignKey(
+        "hospital.Hospital", verbose_name=_("医院"), on_delete=models.CASCADE, related_name="releases"
+    )
+    day = models.DateField(_("放号日期（就诊日）"))
+    places = models.PositiveIntegerField(_("号源数"), default=0)
+    due_at = models.DateTimeField(_("应放号时间"))
+    moment = models.DateTimeField(_("实际放号时间"))
+
+    LATE_AFTER = datetime.timedelta(minutes=10)
+
+    class Meta:
+        verbose_name = _("放号记录")
+        verbose_name_plural = _("放号记录")
+        ordering = ["-day", "hospital_id"]
+        constraints = [models.UniqueConstraint(fields=["hospital", "day"], name="scheduling_release_once_per_day")]
+
+    def __str__(self):
+        return f"{self.hospital} {self.day:%Y-%m-%d}"
+
+    @property
+    def is_late(self) -> bool:
+        return self.moment - self.due_at > self.LATE_AFTER

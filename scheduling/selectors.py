@@ -8,19 +8,23 @@ a commit is fresh. Only a change made around the services (a hand edit in the da
 shown stale, for at most that long.
 """
 
+import datetime
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Min, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from hospital.channels import CHANNEL_ORDER, Channel
-from hospital.models import Doctor
-from scheduling.models import Schedule, Slot
+from hospital.models import Doctor, Hospital
+from hospital.selectors import rules_for
+from scheduling.models import Release, Schedule, Slot, local_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -154,3 +158,56 @@ def next_free_slots(*, department_ids: list[int], now, limit: int = 8) -> QueryS
         .select_related("schedule__doctor", "schedule__department")
         .order_by("start_at", "id")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class ReleaseState:
+    hospital: Hospital
+    day: datetime.date
+    due_at: datetime.datetime
+    release: Release | None
+    checked_at: datetime.datetime
+
+    @property
+    def overdue(self) -> bool:
+        """Not released within 10 minutes of its moment (or released that late)."""
+        if self.release is not None:
+            return self.release.is_late
+        return self.checked_at - self.due_at > Release.LATE_AFTER
+
+    @property
+    def pending(self) -> bool:
+        return self.release is None and self.due_at > self.checked_at
+
+
+def release_states(
+    *, hospitals: QuerySet[Hospital], now: datetime.datetime | None = None, days: int = 7
+) -> list[ReleaseState]:
+    """For each hospital, the visit days whose release was due in the last `days` days (and today's,
+    even if not yet due): when it was due and the Release row, if any. Two queries."""
+    now = now or timezone.now()
+    today = timezone.localtime(now).date()
+    hospitals = list(hospitals.order_by("pk"))
+    released = {
+        (row.hospital_id, row.day): row
+        for row in Release.objects.filter(
+            hospital__in=hospitals,
+            day__gte=today - datetime.timedelta(days=days),
+            day__lte=today + datetime.timedelta(days=60),
+        )
+    }
+    states = []
+    for hospital in hospitals:
+        rules = rules_for(hospital_id=hospital.pk)
+        for back in range(days - 1, -1, -1):
+            release_date = today - datetime.timedelta(days=back)
+            day = release_date + datetime.timedelta(days=rules.days_ahead)
+            due_at = local_datetime(release_date, rules.release_time)
+            states.append(ReleaseState(hospital, day, due_at, released.get((hospital.pk, day)), now))
+    return states
+
+
+def overdue_releases(*, hospitals: QuerySet[Hospital], now: datetime.datetime | None = None) -> list[ReleaseState]:
+    """Releases of the last two days that did not happen within 10 minutes of their moment."""
+    now = now or timezone.now()
+    return [state for state in release_states(hospitals=hospitals, now=now, days=2) if state.overdue]

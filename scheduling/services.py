@@ -1,6 +1,9 @@
 import datetime
+import logging
+from functools import partial
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from hospital import audit
@@ -11,6 +14,7 @@ from scheduling.models import (
     MAX_SEGMENT,
     PERIOD_HOURS,
     AllocationPolicy,
+    Release,
     Schedule,
     ScheduleTemplate,
     Slot,
@@ -18,6 +22,9 @@ from scheduling.models import (
     release_moments,
 )
 from scheduling.selectors import schedules_changed
+from scheduling.signals import day_released
+
+logger = logging.getLogger("scheduling")
 
 
 def slot_channel_fields(*, capacity: int, rules: BookingRules) -> dict[str, int]:
@@ -173,3 +180,88 @@ def generate_upcoming_schedules(*, today: datetime.date | None = None, extra_day
         days = rules_for(hospital_id=hospital.pk).days_ahead + extra_days
         created += generate_schedules(hospital=hospital, start_date=today, days=days)
     return created
+
+
+# ---------------------------------------------------------------------------------------------
+# The daily release (放号)
+
+
+def latest_released_day(*, rules: BookingRules, now: datetime.datetime) -> datetime.date:
+    """The last visit day whose release moment (`days_ahead` days before, at the release time) has passed."""
+    local = timezone.localtime(now)
+    today = local.date()
+    ahead = rules.days_ahead if local.time() >= rules.release_time else rules.days_ahead - 1
+    return today + datetime.timedelta(days=ahead)
+
+
+def release_day(*, hospital_id: int, now: datetime.datetime | None = None) -> list[Release]:
+    """放号 for one hospital: every visit day whose release moment has passed and that has no
+    Release row yet is generated from the templates, published and recorded, oldest first.
+
+    Catches up days missed while the clock was down (back to today at most); a day whose moment
+    has not come is never touched, so a run that fires early does nothing. Each day commits on
+    its own and announces `day_released` after its commit. Running it again, or twice at once,
+    releases nothing more: the Release row is the claim. Returns the days released by this run.
+    """
+    now = now or timezone.now()
+    hospital = Hospital.objects.get(pk=hospital_id)
+    rules = rules_for(hospital_id=hospital_id)
+    latest = latest_released_day(rules=rules, now=now)
+    today = timezone.localtime(now).date()
+    last = Release.objects.filter(hospital_id=hospital_id).aggregate(last=Max("day"))["last"]
+    first = latest if last is None else max(last + datetime.timedelta(days=1), today)
+    released = []
+    day = first
+    while day <= latest:
+        due_at = local_datetime(day - datetime.timedelta(days=rules.days_ahead), rules.release_time)
+        release = _release_one(hospital=hospital, day=day, due_at=due_at, now=now)
+        if release is not None:
+            released.append(release)
+        day += datetime.timedelta(days=1)
+    return released
+
+
+@transaction.atomic
+def _release_one(*, hospital: Hospital, day: datetime.date, due_at, now) -> Release | None:
+    try:
+        with transaction.atomic():
+            # The claim: a concurrent run blocks on the unique index here, then finds the row.
+            release = Release.objects.create(hospital=hospital, day=day, due_at=due_at, moment=now)
+    except IntegrityError:
+        return None
+    generate_schedules(hospital=hospital, start_date=day, days=1)
+    sessions = Schedule.objects.filter(doctor__hospital=hospital, date=day)
+    sessions.filter(status=Schedule.Status.DRAFT).update(status=Schedule.Status.PUBLISHED)
+    schedule_ids = list(sessions.filter(status=Schedule.Status.PUBLISHED).values_list("pk", flat=True))
+    release.places = Slot.objects.filter(schedule_id__in=schedule_ids).aggregate(n=Sum("capacity"))["n"] or 0
+    release.save(update_fields=["places"])
+    transaction.on_commit(partial(_announce, release, schedule_ids))
+    return release
+
+
+def _announce(release: Release, schedule_ids: list[int]) -> None:
+    results = day_released.send_robust(
+        sender=Release, hospital_id=release.hospital_id, day=release.day, schedule_ids=schedule_ids
+    )
+    for receiver, result in results:
+        if isinstance(result, Exception):
+            logger.error(
+                "day_released receiver %r failed for hospital %s day %s",
+                receiver,
+                release.hospital_id,
+                release.day,
+                exc_info=(type(result), result, result.__traceback__),
+            )
+
+
+def release_due(*, now: datetime.datetime | None = None) -> dict[int, int]:
+    """Release whatever is due and unreleased at every open hospital; one hospital's failure is
+    logged and does not stop the others. Returns {hospital_id: days released}."""
+    now = now or timezone.now()
+    done = {}
+    for hospital_id in Hospital.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True):
+        try:
+            done[hospital_id] = len(release_day(hospital_id=hospital_id, now=now))
+        except Exception:
+            logger.exception("release for hospital %s failed; the next sweep tries again", hospital_id)
+    return done

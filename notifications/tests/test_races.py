@@ -63,3 +63,25 @@ def test_concurrent_deliveries_of_one_message_send_it_once(sms_backend):
     log.refresh_from_db()
     assert log.status == NotificationLog.Status.SENT
     assert log.attempts == 1
+
+
+def test_a_message_whose_delivery_lock_is_held_is_not_sent_and_asks_to_be_tried_again(sms_backend, settings):
+    """A live process holding the lock (here another connection) keeps a second delivery away."""
+    import psycopg
+
+    from notifications.errors import SmsDeliveryBusy
+    from notifications.services import ADVISORY_LOCK_SPACE
+
+    backend = sms_backend("RecordingBackend")
+    log = NotificationLogFactory()
+    db = connection.settings_dict
+    with psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [ADVISORY_LOCK_SPACE, log.pk])
+        with pytest.raises(SmsDeliveryBusy):
+            deliver_sms(log_id=log.pk)
+    # The holder is gone (its connection closed): the next delivery sends it, once.
+    deliver_sms(log_id=log.pk)
+    deliver_sms(log_id=log.pk)
+    assert len(backend.sent) == 1
+    log.refresh_from_db()
+    assert log.status == NotificationLog.Status.SENT and log.attempts == 1

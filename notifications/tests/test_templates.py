@@ -27,6 +27,8 @@ CONTRACT = {
     "lottery_lost": {"patient", "hospital", "department", "doctor", "session"},
     "lottery_lost_waitlist_open": {"patient", "hospital", "department", "doctor", "session"},
     "visit_reminder": VISIT | {"queue_number", "location"},
+    "visit_reminder_link": VISIT | {"queue_number", "location", "link"},
+    "waitlist_closed": {"patient", "hospital", "department", "doctor", "session"},
     "refund_completed": {"patient", "order_no", "amount"},
     "payment_expired": VISIT | {"order_no"},
     "booking_rescheduled": VISIT | {"old_time", "queue_number", "order_no", "location"},
@@ -110,7 +112,7 @@ def test_a_moment_given_as_bare_text_or_time_is_refused(code, moment):
 
 def test_every_message_about_a_visit_names_the_hospital_and_the_department():
     about_visits = [t for t in SMS_TEMPLATES.values() if {*MOMENTS, "session"} & set(t.params)]
-    assert len(about_visits) == 13
+    assert len(about_visits) == 15
     for template in about_visits:
         assert {"hospital", "department"} <= set(template.params), template.code
 

@@ -5,6 +5,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from hospital.beat import sync_all_release_entries
+
 
 def declared_schedule() -> list[tuple[str, str, int]]:
     """Every app's `tasks.BEAT_SCHEDULE`: (name, dotted task, every N seconds)."""
@@ -31,3 +33,7 @@ class Command(BaseCommand):
                 name=name, defaults={"task": task, "interval": interval, "crontab": None, "enabled": True}
             )
             self.stdout.write(f"{name}: {task} every {seconds}s")
+        for entry in sync_all_release_entries():
+            self.stdout.write(
+                f"{entry.name}: {entry.task} at {entry.crontab.hour}:{int(entry.crontab.minute):02d} Asia/Shanghai"
+            )
