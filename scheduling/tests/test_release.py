@@ -222,3 +222,20 @@ def test_release_status_prints_the_last_seven_days(hospital):
     )
     assert lines[-2].endswith("places 8 ok")
     assert lines[-1] == f"  day {TODAY + datetime.timedelta(days=7)} due {TODAY} 15:00 MISSING (overdue)"
+
+
+def test_the_daily_release_tells_each_doctor_subscriber_once(hospital, django_capture_on_commit_callbacks):
+    from accounts.tests.factories import UserFactory
+    from booking.alerts import subscribe_to_doctor
+    from notifications.models import NotificationLog
+
+    doctor = hospital.doctors.get()
+    subscribers = [UserFactory(), UserFactory()]
+    for user in subscribers:
+        subscribe_to_doctor(user=user, doctor=doctor)
+    for run in range(2):  # the second run (a second beat, a retry) releases and tells nothing more
+        with django_capture_on_commit_callbacks(execute=True):
+            release_day(hospital_id=hospital.pk, now=at(TODAY, 15, run))
+    told = NotificationLog.objects.filter(template="alert_day_released")
+    assert sorted(told.values_list("phone", flat=True)) == sorted(user.phone for user in subscribers)
+    assert Release.objects.filter(hospital=hospital).count() == 1
