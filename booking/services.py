@@ -1027,6 +1027,8 @@ def join_waitlist(*, user, patient: Patient, schedule: Schedule, now: datetime.d
             raise errors.NotReleasedYet(release_at=eligibility.local_text(schedule.release_at))
         if schedule.uses_requests and schedule.drawn_at is None:
             raise errors.WaitlistUnavailable(reason=_("抽签尚未进行"))
+        if now >= waitlist_closes_at(schedule=schedule, rules=rules):
+            raise errors.WaitlistUnavailable(reason=_("候补已于就诊前一天截止"))
         open_slots = Slot.objects.filter(
             schedule=schedule,
             is_open=True,

@@ -30,10 +30,9 @@ def sync_release_entry(*, hospital_id: int) -> PeriodicTask | None:
     if hospital is None:
         PeriodicTask.objects.filter(name=release_entry_name(hospital_id)).delete()
         return None
-    at = rules_for(hospital_id=hospital_id).release_time
+    at = rules_for(hospital_id=hospital_id).release_crontab()
     crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute=str(at.minute),
-        hour=str(at.hour),
+        **at,
         day_of_week="*",
         day_of_month="*",
         month_of_year="*",
@@ -47,7 +46,7 @@ def sync_release_entry(*, hospital_id: int) -> PeriodicTask | None:
             "interval": None,
             "args": json.dumps([hospital_id]),
             "enabled": hospital.is_active,
-            "description": f"{hospital.name} 每日 {at:%H:%M} 放号",
+            "description": f"{hospital.name} 每日 {int(at['hour']):02d}:{int(at['minute']):02d} 放号",
         },
     )
     return entry

@@ -280,6 +280,10 @@ class BookingRules(models.Model):
         scope = self.doctor or self.department or self.hospital
         return _("%(scope)s 的预约规则") % {"scope": scope}
 
+    def release_crontab(self) -> dict[str, str]:
+        """The daily release (放号) as crontab fields, in the hospital's local time."""
+        return {"hour": str(self.release_time.hour), "minute": str(self.release_time.minute)}
+
     def clean(self):
         super().clean()
         total = self.online_share + self.partner_share + self.window_share + self.clinic_share

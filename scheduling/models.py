@@ -41,6 +41,13 @@ def release_moments(*, rules, visit_date: datetime.date) -> dict[str, datetime.d
     }
 
 
+def latest_released_day(*, rules, now: datetime.datetime) -> datetime.date:
+    """The last visit day whose release moment (`days_ahead` days before, at the release time) has passed."""
+    local = timezone.localtime(now)
+    ahead = rules.days_ahead if local.time() >= rules.release_time else rules.days_ahead - 1
+    return local.date() + datetime.timedelta(days=ahead)
+
+
 class Period(models.TextChoices):
     MORNING = "morning", _("上午")
     AFTERNOON = "afternoon", _("下午")

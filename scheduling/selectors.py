@@ -24,7 +24,7 @@ from django.utils import timezone
 from hospital.channels import CHANNEL_ORDER, Channel
 from hospital.models import Doctor, Hospital
 from hospital.selectors import rules_for
-from scheduling.models import Release, Schedule, Slot, local_datetime
+from scheduling.models import Release, Schedule, Slot, release_moments
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def release_states(
         for back in range(days - 1, -1, -1):
             release_date = today - datetime.timedelta(days=back)
             day = release_date + datetime.timedelta(days=rules.days_ahead)
-            due_at = local_datetime(release_date, rules.release_time)
+            due_at = release_moments(rules=rules, visit_date=day)["release_at"]
             states.append(ReleaseState(hospital, day, due_at, released.get((hospital.pk, day)), now))
     return states
 

@@ -18,6 +18,7 @@ from scheduling.models import (
     Schedule,
     ScheduleTemplate,
     Slot,
+    latest_released_day,
     local_datetime,
     release_moments,
 )
@@ -186,14 +187,6 @@ def generate_upcoming_schedules(*, today: datetime.date | None = None, extra_day
 # The daily release (放号)
 
 
-def latest_released_day(*, rules: BookingRules, now: datetime.datetime) -> datetime.date:
-    """The last visit day whose release moment (`days_ahead` days before, at the release time) has passed."""
-    local = timezone.localtime(now)
-    today = local.date()
-    ahead = rules.days_ahead if local.time() >= rules.release_time else rules.days_ahead - 1
-    return today + datetime.timedelta(days=ahead)
-
-
 def release_day(*, hospital_id: int, now: datetime.datetime | None = None) -> list[Release]:
     """放号 for one hospital: every visit day whose release moment has passed and that has no
     Release row yet is generated from the templates, published and recorded, oldest first.
@@ -213,7 +206,7 @@ def release_day(*, hospital_id: int, now: datetime.datetime | None = None) -> li
     released = []
     day = first
     while day <= latest:
-        due_at = local_datetime(day - datetime.timedelta(days=rules.days_ahead), rules.release_time)
+        due_at = release_moments(rules=rules, visit_date=day)["release_at"]
         release = _release_one(hospital=hospital, day=day, due_at=due_at, now=now)
         if release is not None:
             released.append(release)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import PatientFactory
-from booking import reminders
+from booking import errors, reminders
 from booking.models import Appointment, VisitReminder, WaitlistEntry
 from booking.services import book_slot, cancel_appointment, close_waitlists, join_waitlist
 from notifications.models import NotificationLog
@@ -182,3 +182,11 @@ def test_a_promoted_entry_is_not_told_the_waitlist_closed(waiting, slot, django_
     statuses = list(WaitlistEntry.objects.order_by("pk").values_list("status", flat=True))
     assert statuses == [WaitlistEntry.Status.PROMOTED, WaitlistEntry.Status.CLOSED]
     assert NotificationLog.objects.filter(template="waitlist_closed").count() == 1
+
+
+def test_no_one_joins_a_closed_waitlist(waiting, session, slot):
+    late = PatientFactory()
+    with pytest.raises(errors.WaitlistUnavailable, match="候补已于就诊前一天截止"):
+        join_waitlist(user=late.user, patient=late, schedule=session, now=evening_before(slot, 23, 0))
+    entry = join_waitlist(user=late.user, patient=late, schedule=session, now=evening_before(slot, 22, 59))
+    assert entry.status == WaitlistEntry.Status.WAITING
