@@ -132,6 +132,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "config.cache.RedisCache"  # one redis-py client per pool (config/cache.py)
 # How long a doctor's schedule page (places left) may be served from the cache; every booking,
 # cancellation, 停诊 and 加号 refreshes it at once (scheduling.selectors). 0 turns the cache off.
 SCHEDULES_CACHE_SECONDS = env.int("SCHEDULES_CACHE_SECONDS", default=30)

@@ -1,0 +1,16 @@
+"""The Redis cache backend (config/cache.py): Django's, with one redis-py client reused per pool."""
+
+from config.cache import RedisCache
+
+
+def test_the_redis_cache_works_and_reuses_one_client():
+    cache = RedisCache("redis://127.0.0.1:6379/15", {"KEY_PREFIX": "test-cache-backend"})
+    try:
+        cache.set("k", {"places": 3}, 30)
+        assert cache.get("k") == {"places": 3}
+        assert cache.add("k", 1) is False
+        cache.add("n", 0)
+        assert cache.incr("n", 2) == 2
+        assert cache._cache.get_client() is cache._cache.get_client(write=True)  # one client, reused
+    finally:
+        cache.delete_many(["k", "n"])
