@@ -8,6 +8,7 @@ import datetime
 
 import pytest
 
+from accounts.elderly import COOKIE
 from accounts.tests.factories import PatientFactory
 from booking.alerts import subscribe_to_doctor
 from booking.allocation import draw_schedule
@@ -158,3 +159,30 @@ def test_wechat_pay_shows_a_scannable_code_with_the_deadline(phone_page, live_se
     assert page.get_by_role("img", name="微信支付二维码").is_visible()
     assert page.get_by_text("前完成支付").first.is_visible()
     _look(page, "wechat-qr")
+
+
+def test_the_booking_pages_in_elderly_mode(phone_page, live_server, sandbox, doctor, patient):
+    """长辈模式 on the booking side: large text, one column, no sideways scroll, axe-clean."""
+    page = phone_page
+    page.context.add_cookies([{"name": COOKIE, "value": "1", "url": live_server.url}])
+    session = make_session(doctor=doctor, segments=2, places=2)
+    first = session.slots.order_by("start_at").first()
+    walks.log_in_as(page, patient.user, live_server.url)
+    pages = {"book": f"/book/{first.pk}/"}
+    order_no = walks.book_slot_page(page, first.pk, patient.name)
+    pages |= {
+        "pay": f"/appointments/{order_no}/pay/",
+        "appointment": f"/appointments/{order_no}/",
+        "appointments": "/appointments/",
+        "reschedule": f"/appointments/{order_no}/reschedule/",
+        "cancel": f"/appointments/{order_no}/cancel/",
+        "requests": "/requests/",
+        "waitlist": "/waitlist/",
+        "penalties": "/me/penalties/",
+        "alerts": "/alerts/",
+    }
+    for name, path in pages.items():
+        page.goto(path)
+        assert page.locator("body.elderly").count() == 1, name
+        assert float(page.evaluate("() => parseFloat(getComputedStyle(document.body).fontSize)")) >= 18
+        _look(page, f"elderly-{name}")
