@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from analytics import charts, fairness, reports, selectors
 from analytics.charts import POLICY_LABELS, URGENCY_LABELS
 from analytics.models import AttemptMinute
+from config.readonly_admin import ReadOnlyAdminMixin
 from hospital.admin_scope import HospitalScopedAdmin, in_hospital, staff_hospital_id
 from hospital.models import Department
 
@@ -54,22 +55,13 @@ class FairnessForm(forms.Form):
 
 
 @admin.register(AttemptMinute)
-class AttemptMinuteAdmin(HospitalScopedAdmin):
+class AttemptMinuteAdmin(ReadOnlyAdminMixin, HospitalScopedAdmin):
     list_display = ("schedule", "minute", "attempts", "won")
     list_select_related = ("schedule__doctor", "schedule__department")
     list_filter = ("schedule__doctor__hospital",)
     date_hierarchy = "minute"
     readonly_fields = ("schedule", "minute", "attempts", "won")
     change_list_template = "admin/analytics/attemptminute/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

@@ -3,6 +3,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from config.errors import DomainError
+from config.readonly_admin import ReadOnlyAdminMixin
 from desk import services
 from desk.models import DailyStatistics, SuspensionRequest
 from hospital.admin_scope import HospitalScopedAdmin
@@ -64,7 +65,7 @@ class SuspensionRequestAdmin(DepartmentScopedMixin, HospitalScopedAdmin):
 
 
 @admin.register(DailyStatistics)
-class DailyStatisticsAdmin(HospitalScopedAdmin):
+class DailyStatisticsAdmin(ReadOnlyAdminMixin, HospitalScopedAdmin):
     list_display = ["date", "department", "channel", "capacity", "booked", "bookings", "no_shows", "revenue_yuan",
                     "waitlist", "computed_at"]  # fmt: skip
     list_filter = ["hospital", "channel", "date"]
@@ -74,12 +75,3 @@ class DailyStatisticsAdmin(HospitalScopedAdmin):
     @admin.display(description=gettext_lazy("收入（元）"), ordering="revenue_fen")
     def revenue_yuan(self, row):
         return row.revenue_yuan
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

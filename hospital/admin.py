@@ -5,7 +5,8 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from config.errors import DomainError
-from config.money import fen_to_yuan, yuan_to_fen
+from config.forms import YuanField, YuanFieldsMixin
+from config.readonly_admin import ReadOnlyAdminMixin
 from hospital import audit
 from hospital.admin_scope import HospitalScopedAdmin
 from hospital.models import AuditRecord, BookingRules, Department, Doctor, Hospital, HospitalStaff, TriageKeyword
@@ -28,29 +29,15 @@ class DepartmentAdmin(HospitalScopedAdmin):
     list_select_related = ["parent", "hospital"]
 
 
-class DoctorForm(forms.ModelForm):
+class DoctorForm(YuanFieldsMixin, forms.ModelForm):
     """The fee is typed in yuan (20.00) and stored in fen."""
 
-    registration_fee = forms.CharField(label=_("挂号费（元）"), max_length=12, initial="0.00")
+    registration_fee = YuanField(label=_("挂号费（元）"), initial="0.00")
+    yuan_fields = {"registration_fee": "registration_fee_fen"}
 
     class Meta:
         model = Doctor
         fields = ["hospital", "departments", "name", "title", "specialty", "intro", "is_active"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["registration_fee"] = fen_to_yuan(self.instance.registration_fee_fen)
-
-    def clean_registration_fee(self):
-        try:
-            return yuan_to_fen(self.cleaned_data["registration_fee"].strip())
-        except ValueError:
-            raise forms.ValidationError(_("请输入金额，如 20 或 20.00。")) from None
-
-    def save(self, commit=True):
-        self.instance.registration_fee_fen = self.cleaned_data["registration_fee"]
-        return super().save(commit=commit)
 
 
 @admin.register(Doctor)
@@ -163,7 +150,7 @@ class TriageKeywordAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditRecord)
-class AuditRecordAdmin(HospitalScopedAdmin):
+class AuditRecordAdmin(ReadOnlyAdminMixin, HospitalScopedAdmin):
     """The audit trail: read-only for everyone, superusers included (no add, change or delete)."""
 
     list_display = ["created_at", "actor_name", "action", "target_repr", "reason", "hospital"]
@@ -172,12 +159,3 @@ class AuditRecordAdmin(HospitalScopedAdmin):
     list_select_related = ["hospital"]
     readonly_fields = [f.name for f in AuditRecord._meta.fields]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -4,11 +4,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.phones import normalize_mobile
 from accounts.pii import phone_hash
+from config.readonly_admin import ReadOnlyAdminMixin
 from notifications.models import NotificationLog
 
 
 @admin.register(NotificationLog)
-class NotificationLogAdmin(admin.ModelAdmin):
+class NotificationLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the log is a record of what was sent; phones are shown masked only."""
 
     list_display = ["created_at", "masked_phone", "template", "status", "provider", "attempts", "sent_at"]
@@ -24,15 +25,6 @@ class NotificationLogAdmin(admin.ModelAdmin):
     @admin.display(description=_("手机号"))
     def masked_phone(self, obj):
         return obj.masked_phone
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_search_results(self, request, queryset, search_term):
         """Exact phone search goes through the keyed hash; the encrypted column can't be searched."""

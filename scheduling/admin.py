@@ -11,7 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from config.money import fen_to_yuan, yuan_to_fen
+from config.forms import YuanField, YuanFieldsMixin
+from config.money import fen_to_yuan
+from config.readonly_admin import ReadOnlyAdminMixin
 from hospital.admin_scope import HospitalScopedAdmin, ScopedChoicesMixin, staff_hospital_id
 from hospital.audit import AuditedSaveMixin, field_changes, record
 from hospital.channels import CHANNEL_ORDER, Channel
@@ -131,30 +133,16 @@ class SlotInline(ChannelPlacesMixin, ScopedChoicesMixin, admin.TabularInline):
 FORM_TO_MODEL = {"fee": "fee_fen"}
 
 
-class ScheduleForm(forms.ModelForm):
+class ScheduleForm(YuanFieldsMixin, forms.ModelForm):
     """The session's fee is typed in yuan (20.00) and stored in fen."""
 
-    fee = forms.CharField(label=gettext_lazy("挂号费（元）"), max_length=12)
+    fee = YuanField(label=gettext_lazy("挂号费（元）"))
+    yuan_fields = FORM_TO_MODEL
 
     class Meta:
         model = Schedule
         fields = ["doctor", "department", "template", "date", "period", "start_at", "end_at", "allocation_policy",
                   "release_at", "request_closes_at", "status", "suspended_reason"]  # fmt: skip
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["fee"] = fen_to_yuan(self.instance.fee_fen)
-
-    def clean_fee(self):
-        try:
-            return yuan_to_fen(self.cleaned_data["fee"].strip())
-        except ValueError:
-            raise forms.ValidationError(gettext_lazy("请输入金额，如 20 或 20.00。")) from None
-
-    def save(self, commit=True):
-        self.instance.fee_fen = self.cleaned_data["fee"]
-        return super().save(commit=commit)
 
 
 @admin.register(Schedule)
@@ -291,22 +279,13 @@ class SlotAdjustmentAdmin(HospitalScopedAdmin):
 
 
 @admin.register(Release)
-class ReleaseAdmin(HospitalScopedAdmin):
+class ReleaseAdmin(ReadOnlyAdminMixin, HospitalScopedAdmin):
     """放号 records, read-only; the list warns about any release not done within 10 minutes of its time."""
 
     list_display = ["hospital", "day", "places", "due_at", "moment", "on_time"]
     list_filter = ["hospital", "day"]
     list_select_related = ["hospital"]
     date_hierarchy = "day"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(boolean=True, description=gettext_lazy("按时放号"))
     def on_time(self, obj):
