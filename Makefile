@@ -49,8 +49,10 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Two pytest-xdist workers by default (each with its own test database); PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 test: lint $(NODE_STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The release minute and a day's traffic through gunicorn, Redis and PostgreSQL, measured with wrk
 # (Debian packages wrk, redis-server, postgresql-client). Its own database, hospital_bench. See README "Performance".
