@@ -402,8 +402,8 @@ class Command(BaseCommand):
             f"  医院工作台：{site}/desk/ （窗口挂号、今日就诊、医生诊间预约）",
             "  演示账号（手机号 / 密码）：",
             *[f"    {login.role}：{login.phone} / {login.password}" for login in logins],
-            "  患者在网页上用短信验证码登录；开发环境不发短信，验证码打印在 worker 日志（SMS to …）里。",
-            "  密码用于管理后台和 App 接口（/_allauth/app/v1/auth/login）。",
+            "  患者在网页上用密码或短信验证码登录；开发环境不发短信，验证码打印在 worker 日志（SMS to …）里。",
+            "  同一密码也用于管理后台和 App 接口（/_allauth/app/v1/auth/login）。",
             f"  合作平台接口：{site}/api/partner/v1/ ，演示挂号平台的密钥（X-Api-Key）：{DEMO_PARTNER_KEY}",
             "",
         ]
