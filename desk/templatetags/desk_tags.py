@@ -1,16 +1,6 @@
 from django import template
 
-from config.money import fen_to_yuan
-
 register = template.Library()
-
-
-@register.filter
-def yuan(amount_fen) -> str:
-    """Fen as yuan text (12.50); blank for no amount."""
-    if amount_fen is None or amount_fen == "":
-        return ""
-    return fen_to_yuan(int(amount_fen))
 
 
 @register.inclusion_tag("desk/dashboard.html", takes_context=True)
