@@ -1,4 +1,4 @@
-"""The patient pages of booking (paths agreed in the web contract; included at the site root)."""
+"""The patient pages of booking (included at the site root)."""
 
 from django.urls import path, re_path
 

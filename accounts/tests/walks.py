@@ -1,7 +1,7 @@
 """Reusable browser steps for the patient pages (accounts, finding a doctor, 长辈模式).
 
-Each takes a Playwright page on the live server and leaves it where the next step starts, so the
-coordinator can chain them with booking/tests/walks.py into one new-user walk.
+Each takes a Playwright page on the live server and leaves it where the next step starts, so they
+chain with booking/tests/walks.py into one new-user walk (booking/tests/test_new_user_walk.py).
 """
 
 import logging

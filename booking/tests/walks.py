@@ -1,6 +1,6 @@
 """Reusable browser steps for the booking half of the patient walk (a Playwright page in, the result out).
 
-Each step starts from a URL of the web contract and ends on the page a patient would see next,
+Each step starts from a patient page's URL and ends on the page a patient would see next,
 so steps chain: `book_slot_page` → `pay_in_sandbox` → `download_calendar` → `reschedule` →
 `cancel`. The account pages (sign up, add a 就诊人, find a doctor) are in accounts/tests/walks.py.
 """
