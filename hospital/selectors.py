@@ -3,6 +3,11 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from hospital.models import BookingRules, Department, Doctor, Hospital
 
 
+def active_hospital_by_code(*, code: str) -> Hospital | None:
+    """The open hospital with this code (its page, the search's hospital filter), or None."""
+    return Hospital.objects.filter(code=code, is_active=True).first()
+
+
 def active_hospitals() -> QuerySet[Hospital]:
     return (
         Hospital.objects.filter(is_active=True)

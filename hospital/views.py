@@ -1,7 +1,7 @@
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import render
 
 from hospital import selectors
-from hospital.models import Hospital
 
 
 def home(request):
@@ -9,7 +9,9 @@ def home(request):
 
 
 def hospital_detail(request, code):
-    hospital = get_object_or_404(Hospital, code=code, is_active=True)
+    hospital = selectors.active_hospital_by_code(code=code)
+    if hospital is None:
+        raise Http404
     return render(
         request,
         "hospital/hospital_detail.html",

@@ -13,7 +13,6 @@ from django.utils.translation import gettext_lazy as _
 
 from config.money import fen_to_yuan
 from hospital import selectors as hospital_selectors
-from hospital.models import Hospital
 from hospital.triage import departments_for_symptom, emergency_notice
 from scheduling import selectors
 from scheduling.models import AllocationPolicy, Schedule
@@ -127,7 +126,7 @@ def search(request):
     text = request.GET.get("q", "").strip()[:100]
     hospital = None
     if request.GET.get("hospital"):
-        hospital = Hospital.objects.filter(code=request.GET["hospital"], is_active=True).first()
+        hospital = hospital_selectors.active_hospital_by_code(code=request.GET["hospital"])
     context = {"q": text, "search_hospital": hospital, "notice": emergency_notice()}
     if text:
         doctors = hospital_selectors.doctors_named(text=text)
