@@ -81,22 +81,23 @@ def count_attempt(*, schedule_id: int, won: bool, now: float | None = None) -> N
 def counted(book):
     """Decorates `booking.services.book_slot`: each online attempt is counted once its outcome is known.
 
-    A returned appointment is a win, `SlotFull` a refusal; any other refusal (not released yet, a
-    limit, a ban) is not a race for a place and is not counted. Staff and partner channels are
-    not the patients' rush and are not counted either.
+    A returned appointment is a win, `SlotFull` (which names its session) a refusal; any other
+    refusal (not released yet, a limit, a ban) is not a race for a place and is not counted.
+    Staff and partner channels are not the patients' rush and are not counted either.
     """
 
     @functools.wraps(book)
-    def counting(*args, slot, channel=Channel.ONLINE, **kwargs):
+    def counting(*args, channel=Channel.ONLINE, **kwargs):
         if channel != Channel.ONLINE:
-            return book(*args, slot=slot, channel=channel, **kwargs)
+            return book(*args, channel=channel, **kwargs)
         at = kwargs["now"].timestamp() if kwargs.get("now") else None
         try:
-            appointment = book(*args, slot=slot, channel=channel, **kwargs)
-        except errors.SlotFull:
-            count_attempt(schedule_id=slot.schedule_id, won=False, now=at)
+            appointment = book(*args, channel=channel, **kwargs)
+        except errors.SlotFull as refused:
+            if refused.schedule_id is not None:
+                count_attempt(schedule_id=refused.schedule_id, won=False, now=at)
             raise
-        count_attempt(schedule_id=slot.schedule_id, won=True, now=at)
+        count_attempt(schedule_id=appointment.schedule_id, won=True, now=at)
         return appointment
 
     return counting

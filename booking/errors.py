@@ -27,6 +27,7 @@ class OutsideWindow(BookingError):
 class SlotFull(BookingError):
     code = "slot_full"
     message = _("该时段号源已约满。")
+    schedule_id: int | None = None  # the slot's session, for the attempt counters (never in the body)
 
 
 class DuplicateBooking(BookingError):
@@ -43,6 +44,20 @@ class PatientBanned(BookingError):
     code = "patient_banned"
     status = 403
     message = _("因多次爽约，该就诊人在%(until)s前不能在本院预约。")
+
+
+class UnknownSlot(BookingError):
+    code = "not_found"
+    status = 404
+    message = _("号源不存在。")
+
+
+class UnknownPatient(BookingError):
+    """No such 就诊人, or not one of the account's: another account's patient looks like none."""
+
+    code = "not_found"
+    status = 404
+    message = _("就诊人不存在。")
 
 
 class NotOwner(BookingError):

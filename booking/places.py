@@ -66,6 +66,8 @@ def load_slot(slot_id: int, *, lock: bool = False) -> Slot:
 
 
 PERSON_LOCK_CLASS = 7101  # advisory-lock namespace for "one real person"
+# Patient.person_key, computed by the database from the patient's row: the document's hash, else the id.
+PERSON_KEY_SQL = "COALESCE(NULLIF(id_number_hash, ''), 'patient:' || id::text)"
 
 
 def lock_person(patient: Patient, *, wait: bool = True) -> bool:
@@ -81,6 +83,22 @@ def lock_person(patient: Patient, *, wait: bool = True) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {function}(%s, hashtext(%s))", [PERSON_LOCK_CLASS, patient.person_key])
         return wait or bool(cursor.fetchone()[0])
+
+
+def lock_patient(patient_id: int) -> Patient | None:
+    """`lock_person` for a patient known only by its id (a request body's): the person's lock, on
+    the key read in the same statement, then the patient as it is under that lock; None if there
+    is no such patient. Two statements, as `lock_person` and a re-read are."""
+    if connection.vendor != "postgresql":
+        Patient.objects.select_for_update().filter(pk=patient_id).exists()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT pg_advisory_xact_lock(%s, hashtext({PERSON_KEY_SQL})) "
+                f"FROM {Patient._meta.db_table} WHERE id = %s",
+                [PERSON_LOCK_CLASS, patient_id],
+            )
+    return Patient.objects.filter(pk=patient_id).first()
 
 
 def try_lock_person(patient: Patient, *, attempts: int = 1) -> bool:
@@ -128,29 +146,35 @@ def _sold_out_key(slot_id: int, channel: str) -> str:
     return f"booking:sold-out:{slot_id}:{channel}"
 
 
-def known_sold_out(*, slot_id: int, channel: str) -> bool:
-    """Whether a conditional UPDATE recently found this slot full in `channel` (no SQL).
+def sold_out_schedule(*, slot_id: int, channel: str) -> int | None:
+    """The slot's session id if a conditional UPDATE recently found it full in `channel`, else None
+    (one cache read, no SQL: the mark holds the session id, so a refusal needs nothing else).
 
     Staff channels are never refused on it: they may draw on the online pool once their reserve
     was released. A cache that cannot be reached says "not known": the database decides.
     """
     if channel not in SOLD_OUT_CHANNELS:
-        return False
+        return None
     try:
-        return cache.get(_sold_out_key(slot_id, channel)) is not None
+        return cache.get(_sold_out_key(slot_id, channel))
     except Exception:  # the cache is an optimisation; the booking goes on to the database
         logger.warning("sold-out mark unreadable for slot %s", slot_id, exc_info=True)
-        return False
+        return None
 
 
-def mark_sold_out(*, slot_id: int, channel: str) -> None:
+def known_sold_out(*, slot_id: int, channel: str) -> bool:
+    """Whether a conditional UPDATE recently found this slot full in `channel` (no SQL)."""
+    return sold_out_schedule(slot_id=slot_id, channel=channel) is not None
+
+
+def mark_sold_out(*, slot: Slot, channel: str) -> None:
     """Remember that the conditional UPDATE found no place (a fact as of the last commit it saw)."""
     if channel not in SOLD_OUT_CHANNELS:
         return
     try:
-        cache.set(_sold_out_key(slot_id, channel), 1, SOLD_OUT_SECONDS)
+        cache.set(_sold_out_key(slot.pk, channel), slot.schedule_id, SOLD_OUT_SECONDS)
     except Exception:
-        logger.warning("sold-out mark not written for slot %s", slot_id, exc_info=True)
+        logger.warning("sold-out mark not written for slot %s", slot.pk, exc_info=True)
 
 
 def after_places_changed(slot_ids: tuple[int, ...], doctor_ids: tuple[int, ...], freed: bool) -> None:
@@ -385,15 +409,19 @@ def raise_not_placed(*, slot: Slot, channel: str):
     current = Slot.objects.filter(pk=slot.pk).values("is_open").first()
     if current is None or not current["is_open"]:
         raise errors.ScheduleUnavailable()
-    mark_sold_out(slot_id=slot.pk, channel=channel)
-    raise_slot_full(channel=channel)
+    mark_sold_out(slot=slot, channel=channel)
+    raise_slot_full(channel=channel, schedule_id=slot.schedule_id)
 
 
-def raise_slot_full(*, channel: str):
-    """Patients are told the slot is full; staff are told which channel."""
+def raise_slot_full(*, channel: str, schedule_id: int):
+    """Patients are told the slot is full; staff are told which channel. The error carries the
+    session's id for the attempt counters (booking.attempts), not in its body."""
     if channel in STAFF_CHANNELS:
-        raise errors.SlotFull(message=_("该时段“%(channel)s”渠道的号源已约满。"), channel=str(Channel(channel).label))
-    raise errors.SlotFull()
+        error = errors.SlotFull(message=_("该时段“%(channel)s”渠道的号源已约满。"), channel=str(Channel(channel).label))
+    else:
+        error = errors.SlotFull()
+    error.schedule_id = schedule_id
+    raise error
 
 
 def lock_appointment(appointment_id: int) -> tuple[Slot, Appointment]:

@@ -40,8 +40,8 @@ NO_SHOW_GRACE = datetime.timedelta(minutes=30)
 def book_slot(
     *,
     user,
-    patient: Patient,
-    slot: Slot,
+    patient: Patient | int,
+    slot: Slot | int,
     channel: str = Channel.ONLINE,
     idempotency_key: str | None = None,
     now: datetime.datetime | None = None,
@@ -53,23 +53,28 @@ def book_slot(
     refused (`IdempotencyKeyReused`), never answered with someone else's order. Keys belong to
     the account that sent them: a partner's to its one service account.
 
+    `patient` and `slot` may be ids, as a request body gives them (not for the staff channels):
+    a slot or a patient that does not exist, or a patient the account may not book for, is then
+    `UnknownSlot` / `UnknownPatient` (404: another account's patient looks like no patient), and
+    nothing is read before the sold-out mark is asked.
+
     The release minute: an attempt on a slot the cache knows is sold out is refused without a
-    database transaction (see booking.places); a winning booking is at most 8 SQL statements.
+    database transaction, and with ids without any SQL (see booking.places); a winning booking
+    is at most 8 SQL statements.
     """
-    return _book_or_replay(
-        user=user, patient=patient, slot_id=slot.pk, channel=channel, idempotency_key=idempotency_key, now=now
-    )
-
-
-def _book_or_replay(*, user, patient, slot_id, channel, idempotency_key, now) -> Appointment:
+    if not isinstance(patient, Patient) and channel in places.STAFF_CHANNELS:
+        raise TypeError("the window and the clinic book for a patient object they have checked")
+    patient_id = patient.pk if isinstance(patient, Patient) else patient
+    slot_id = slot.pk if isinstance(slot, Slot) else slot
     body = ""
     if idempotency_key:
-        body = idempotency_fingerprint(patient_id=patient.pk, slot_id=slot_id, channel=channel)
+        body = idempotency_fingerprint(patient_id=patient_id, slot_id=slot_id, channel=channel)
         existing = _original_for_key(user=user, idempotency_key=idempotency_key)
         if existing is not None:
             return _replay(existing, body=body)
-    if places.known_sold_out(slot_id=slot_id, channel=channel):
-        places.raise_slot_full(channel=channel)  # no transaction: the database said "full" a moment ago
+    schedule_id = places.sold_out_schedule(slot_id=slot_id, channel=channel)
+    if schedule_id is not None:  # no transaction: the database said "full" a moment ago
+        places.raise_slot_full(channel=channel, schedule_id=schedule_id)
     for _attempt in range(3):
         try:
             return _book_slot(
@@ -119,12 +124,19 @@ def _replayed(*, user, idempotency_key: str) -> bool:
 def _book_slot(*, user, patient, slot_id, channel, idempotency_key, idempotency_body, now) -> Appointment:
     """The booking transaction. Its statements, for a winner: the slot (with session, doctor,
     department), the person's lock, the patient, bans, the person's counts, the conditional
-    UPDATE, the numbers in use, the INSERT. The rules come from the cache."""
+    UPDATE, the numbers in use, the INSERT. The rules come from the cache.
+
+    `patient` is a Patient, or an id (checked once it is read under the person's lock)."""
     now = now or timezone.now()
-    slot = places.load_slot(slot_id)
+    try:
+        slot = places.load_slot(slot_id)
+    except Slot.DoesNotExist:
+        raise errors.UnknownSlot() from None
     schedule = slot.schedule
     hospital_id = schedule.doctor.hospital_id
-    partner = eligibility.check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
+    partner = None
+    if isinstance(patient, Patient):
+        partner = eligibility.check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
     if schedule.status != Schedule.Status.PUBLISHED or not slot.is_open:
         raise errors.ScheduleUnavailable()
     if schedule.uses_requests and schedule.drawn_at is None and channel not in places.STAFF_CHANNELS:
@@ -135,10 +147,16 @@ def _book_slot(*, user, patient, slot_id, channel, idempotency_key, idempotency_
         if slot.free_of(channel) <= 0 and not (channel in places.STAFF_CHANNELS and slot.channel_released(channel)):
             # Fast refusal in the rush: the row we just read is already full. (A free place read here
             # proves nothing; only the conditional UPDATE in places.place_appointment decides who gets it.)
-            places.mark_sold_out(slot_id=slot.pk, channel=channel)
-            places.raise_slot_full(channel=channel)  # the slot read above is open: closed ones were refused already
-        places.lock_person(patient)
-        patient = Patient.objects.get(pk=patient.pk)
+            places.mark_sold_out(slot=slot, channel=channel)
+            places.raise_slot_full(channel=channel, schedule_id=slot.schedule_id)  # closed ones were refused above
+        if isinstance(patient, Patient):
+            places.lock_person(patient)
+            patient = Patient.objects.get(pk=patient.pk)
+        else:
+            patient = places.lock_patient(patient)
+            if patient is None or patient.user_id != user.pk or not patient.is_active:
+                raise errors.UnknownPatient()
+            partner = eligibility.check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
         eligibility.check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)
         appointment = places.place_appointment(
             slot=slot,
@@ -260,7 +278,7 @@ def _reschedule(*, user, appointment_id, slot_id, idempotency_key, idempotency_b
         # last place must still get its first result.
         if idempotency_key and _replayed(user=user, idempotency_key=idempotency_key):
             raise places.IdempotentReplay()
-        places.raise_slot_full(channel=channel)
+        places.raise_slot_full(channel=channel, schedule_id=target.schedule_id)
     # Lock order: person → slots (in id order) → appointment.
     places.lock_person(unlocked.patient)
     patient = Patient.objects.get(pk=unlocked.patient_id)

@@ -66,6 +66,25 @@ def test_a_stale_token_is_a_401(patient):
     assert set(response.json()) >= {"code", "detail"}
 
 
+def test_a_token_of_a_session_that_ended_is_a_401(patient):
+    """The token is looked up with one session read (accounts.headless): a logged-out or expired
+    session must still be refused, from the cache and from the database alike."""
+    from django.contrib.sessions.models import Session
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    logged_out = app_token(Client(), "13800138000")
+    assert Client().get(URL, HTTP_X_SESSION_TOKEN=logged_out).status_code == 200
+    ended = Client().delete("/_allauth/app/v1/auth/session", HTTP_X_SESSION_TOKEN=logged_out)
+    assert ended.status_code == 401  # allauth's answer to a logout: no longer authenticated
+    assert Client().get(URL, HTTP_X_SESSION_TOKEN=logged_out).status_code == 401
+
+    expired = app_token(Client(), "13800138000")
+    Session.objects.filter(session_key=expired).update(expire_date=timezone.now())
+    cache.clear()
+    assert Client().get(URL, HTTP_X_SESSION_TOKEN=expired).status_code == 401
+
+
 def test_the_site_session_works_and_its_writes_need_the_csrf_token(patient):
     client = Client(enforce_csrf_checks=True)
     client.force_login(patient.user)

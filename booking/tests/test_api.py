@@ -48,6 +48,22 @@ def test_booking_answers_201_with_what_the_patient_needs(api, slot, patient):
     assert appointment.channel == "online" and appointment.booked_by == patient.user
 
 
+def test_a_patient_or_slot_the_account_cannot_book_is_a_404(api, slot, patient, outsider):
+    retired = PatientFactory(user=patient.user, is_active=False)
+    for body in (
+        {"slot": slot.pk, "patient": PatientFactory(user=outsider).pk},  # another account's patient
+        {"slot": slot.pk, "patient": retired.pk},
+        {"slot": slot.pk, "patient": 2**31 - 1},
+        {"slot": 2**31 - 1, "patient": patient.pk},
+    ):
+        response = post(api, URL, body)
+        assert response.status_code == 404, (body, response.content)
+        assert response.json()["code"] == "not_found"
+    assert not Appointment.objects.exists()
+    slot.refresh_from_db()
+    assert slot.booked == slot.online_booked == 0
+
+
 def test_a_retry_with_the_same_key_gets_the_same_answer(api, slot, patient):
     first = book(api, slot, patient, key="retry-1")
     again = book(api, slot, patient, key="retry-1")

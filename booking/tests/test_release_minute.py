@@ -85,7 +85,7 @@ def test_a_refused_attempt_on_a_sold_out_slot_opens_no_transaction(slot):
 def test_a_stale_mark_refuses_but_the_database_alone_admits(slot):
     """Without a mark the database refuses a full slot itself; with a mark on a free slot (a
     moment's staleness) the attempt is refused, and nobody is ever admitted past the UPDATE."""
-    places.mark_sold_out(slot_id=slot.pk, channel=Channel.ONLINE)
+    places.mark_sold_out(slot=slot, channel=Channel.ONLINE)
     with pytest.raises(errors.SlotFull):
         _book(PatientFactory(), slot)
     assert not Appointment.objects.exists()
@@ -101,7 +101,7 @@ def test_a_stale_mark_refuses_but_the_database_alone_admits(slot):
 
 
 def test_staff_channels_are_never_refused_on_the_mark(slot):
-    places.mark_sold_out(slot_id=slot.pk, channel=Channel.WINDOW)
+    places.mark_sold_out(slot=slot, channel=Channel.WINDOW)
     assert not places.known_sold_out(slot_id=slot.pk, channel=Channel.WINDOW)
 
 
@@ -192,7 +192,7 @@ def test_freeing_clears_the_mark_again_on_commit(slot, django_capture_on_commit_
     taken = _fill(slot)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         cancel_appointment(user=taken[0].patient.user, appointment=taken[0])
-    places.mark_sold_out(slot_id=slot.pk, channel=Channel.ONLINE)  # the racing loser, before the commit
+    places.mark_sold_out(slot=slot, channel=Channel.ONLINE)  # the racing loser, before the commit
     for callback in callbacks:
         callback()  # the commit
     assert not _sold_out(slot)
@@ -278,3 +278,60 @@ def test_booking_and_refusing_through_the_api_cost_fixed_queries(client, doctor,
     # the mark is set now: later refusals cost no booking query at all
     with django_assert_max_num_queries(len(refused.captured_queries)):
         assert _post_booking(client, regular, busy).status_code == 409
+
+
+def test_a_refusal_on_the_mark_reads_neither_patient_nor_slot(client, slot):
+    """Through the API the body's ids go to the service as ids: the refusal is the session's
+    user and the cache, nothing of the booking's tables."""
+    _fill(slot)
+    _refused_and_marked(slot)
+    latecomer = PatientFactory()
+    client.force_login(latecomer.user)
+    body = {"slot": slot.pk, "patient": latecomer.pk}
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post("/api/v1/appointments/", body, content_type="application/json")
+    assert response.status_code == 409 and response.json()["code"] == "slot_full"
+    tables = " ".join(query["sql"] for query in captured.captured_queries)
+    assert "accounts_patient" not in tables and "scheduling_slot" not in tables, tables
+    with CaptureQueriesContext(connection) as captured, pytest.raises(errors.SlotFull):
+        book_slot(user=latecomer.user, patient=latecomer.pk, slot=slot.pk)
+    assert captured.captured_queries == []
+
+
+def test_a_winning_booking_by_ids_is_at_most_8_statements_too(slot, patient):
+    eligibility.schedule_rules(slot.schedule)
+    with CaptureQueriesContext(connection) as captured:
+        appointment = book_slot(user=patient.user, patient=patient.pk, slot=slot.pk)
+    statements = _transaction_statements(captured.captured_queries)
+    assert len(statements) <= 8, "\n".join(statements)
+    assert appointment.patient == patient and appointment.slot == slot
+
+
+@pytest.mark.parametrize("documented", [True, False])
+def test_the_database_computes_the_same_person_key(documented):
+    """lock_patient locks by the key the database computes; every other path by Patient.person_key."""
+    patient = PatientFactory() if documented else PatientFactory(id_number="", id_number_hash="")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {places.PERSON_KEY_SQL} FROM accounts_patient WHERE id = %s", [patient.pk])
+        assert cursor.fetchone()[0] == patient.person_key
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_person_by_id_and_by_object_at_once_gets_one_booking():
+    """The person's lock holds across both ways in: the API's ids and the pages' objects."""
+    doctor = DoctorFactory(registration_fee_fen=2000)
+    BookingRulesFactory(hospital=doctor.hospital, **ALL_ONLINE)
+    slot = make_session(doctor=doctor, places=10, segments=2).slots.order_by("pk")
+    first, second = slot[0], slot[1]
+    patient = PatientFactory()
+    twin = PatientFactory(id_type=patient.id_type, id_number=patient.id_number)  # another account
+    calls = []
+    for n in range(6):
+        target = first if n % 2 else second
+        if n % 3:
+            calls.append(lambda t=target: book_slot(user=patient.user, patient=patient.pk, slot=t.pk).order_no)
+        else:
+            calls.append(lambda t=target: book_slot(user=twin.user, patient=twin, slot=t).order_no)
+    outcomes = run_concurrently(calls)
+    assert Appointment.objects.filter(status__in=Appointment.ACTIVE).count() == 1, outcomes
+    assert sum(1 for outcome in outcomes if outcome.startswith("20")) == 1, outcomes
