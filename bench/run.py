@@ -47,7 +47,7 @@ RUSH_DEADLINE = int(os.environ.get("BENCH_RUSH_DEADLINE", "240"))  # seconds: a 
 WRK_TIMEOUT = 30  # seconds before wrk gives up on an answer
 RUSH_GRACE = 15  # seconds to wait for the last answers once every attempt is sent
 CONNECTIONS = 32  # wrk connections, and pgbench clients for the raw floor: the same concurrency
-THREADS = 4  # gunicorn threads per worker (waiting on PostgreSQL and Redis overlaps)
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))  # gunicorn threads per worker (DB and Redis waits overlap)
 
 ENV = {
     "DJANGO_SETTINGS_MODULE": "bench.settings",

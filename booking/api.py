@@ -11,14 +11,20 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from accounts.selectors import patients_of
 from booking import selectors, services
 from booking.allocation import request_booking, withdraw_request
 from booking.models import Appointment, BookingRequest, WaitlistEntry
-from config.api import IDEMPOTENCY_PARAMETER, BookingRateThrottle, StandardPagination, get_or_404, idempotency_key
+from config.api import (
+    IDEMPOTENCY_PARAMETER,
+    BookingRateThrottle,
+    SignedInRateThrottle,
+    StandardPagination,
+    get_or_404,
+    idempotency_key,
+)
 from hospital.channels import Channel
 from payments.models import DEFAULT_METHODS, PROVIDER_METHODS, Provider
 from scheduling.models import Schedule
@@ -31,7 +37,7 @@ class BookingThrottled:
     def get_throttles(self):
         throttles = super().get_throttles()
         if self.request.method != "GET":
-            throttles = [t for t in throttles if not isinstance(t, UserRateThrottle)] + [BookingRateThrottle()]
+            throttles = [t for t in throttles if not isinstance(t, SignedInRateThrottle)] + [BookingRateThrottle()]
         return throttles
 
 

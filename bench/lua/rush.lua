@@ -22,6 +22,13 @@ local function finish()
   wrk.thread:stop()
 end
 
+-- Once a thread has sent its share, its connections wait instead of sending: a request only goes
+-- out if the runner has not stopped this thread a second later (it is then a noop, not counted).
+function delay()
+  if rows[next_row] == nil then return 1000 end
+  return 0
+end
+
 function request()
   if not started then started = true; first_at = common.now() end
   local row = rows[next_row]

@@ -163,6 +163,18 @@ def test_anonymous_browsing_is_throttled_with_a_code(client, monkeypatch):
     assert response.json()["code"] == "throttled"
 
 
+def test_anonymous_callers_have_the_anon_limit_only_and_signed_in_ones_the_user_limit(client, monkeypatch):
+    from accounts.tests.factories import UserFactory
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "3/min", "user": "1/min", "booking": None})
+    for _ in range(3):  # not also counted, by address, against the (here tighter) user limit
+        assert client.get("/api/v1/hospitals/").status_code == 200
+    assert client.get("/api/v1/hospitals/").status_code == 429
+    client.force_login(UserFactory())
+    assert client.get("/api/v1/hospitals/").status_code == 200
+    assert client.get("/api/v1/hospitals/").json()["code"] == "throttled"
+
+
 @pytest.mark.parametrize(
     "query", ["date_from=9999-12-31", "date_from=0001-01-01&date_to=0001-01-02", "date_to=0001-01-01"]
 )
