@@ -9,7 +9,8 @@ It starts the stack a hospital would deploy, on this machine, all of it its own:
 - wrk (Lua scripts in bench/lua/) as the load generator, and pgbench for the raw floor; their CPU
   share of the machine is reported beside each scenario.
 
-Scenarios: raw_floor, release_rush (4 and 2 workers), bare_endpoint, browse (cached, uncached),
+Scenarios: raw_floor, release_rush (4 and 2 workers), bare_endpoint, django_floor (a plain Django
+view behind the same server and middleware, no DRF, no authentication), browse (cached, uncached),
 fhir_feed (with and without If-None-Match), mixed_day. It prints a table, the ratios to raw_floor
 and bare_endpoint, writes bench/results/<UTC date>.json, and exits 1 when an invariant fails:
 a place oversold, a 5xx, a rush answer other than 201 or 409 slot_full, anything else written.
@@ -339,6 +340,7 @@ def seed(workdir: Path) -> dict:
     browse = [f"/api/v1/doctors/{pk}/schedules/?date_from={date_from}&date_to={date_to}" for pk, _ in doctors]
     (workdir / "browse.txt").write_text("".join(f"{path}\n" for path in browse))
     (workdir / "bare.txt").write_text("".join(f"/bench/bare/ {t}\n" for t in tokens))
+    (workdir / "noop.txt").write_text("/bench/noop/\n")
     mixed = []
     for i, (token, patient) in enumerate(zip(tokens, patients, strict=True)):
         _pk, slots = doctors[i % DOCTORS]
@@ -517,6 +519,9 @@ def main() -> int:
         scenarios["bare_endpoint"] = summary(
             report := run_wrk("get.lua", workdir / "bare.txt", duration=d), per_second(report)
         )
+        scenarios["django_floor"] = summary(
+            report := run_wrk("get.lua", workdir / "noop.txt", duration=max(2, d // 2)), per_second(report)
+        )
         scenarios["browse_cached"] = summary(
             report := run_wrk("get.lua", workdir / "browse.txt", duration=d), per_second(report)
         )
@@ -575,6 +580,8 @@ def ratios(s: dict) -> dict:
         "rush_2w_to_raw_floor": round(s["release_rush_2w"]["per_s"] / raw["per_s"], 3),
         "rush_4w_to_raw_floor": round(s["release_rush_4w"]["per_s"] / raw["per_s"], 3),
         "rush_2w_to_bare_endpoint": round(s["release_rush_2w"]["per_s"] / bare["per_s"], 3),
+        "rush_4w_to_bare_endpoint": round(s["release_rush_4w"]["per_s"] / bare["per_s"], 3),
+        "django_floor_to_raw_floor": round(s["django_floor"]["per_s"] / raw["per_s"], 3),
         "rush_best_p99_to_raw_floor_p99": round(best["p99_ms"] / raw["p99_ms"], 2),
         "browse_cached_to_uncached": round(s["browse_cached"]["per_s"] / s["browse_uncached"]["per_s"], 2),
         "browse_cached_to_bare_endpoint": round(s["browse_cached"]["per_s"] / bare["per_s"], 3),

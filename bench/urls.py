@@ -18,7 +18,8 @@ class BareApi(APIView):
 
 
 def noop(request):
-    """What a wrk thread sends once its share of the rush is used up (not counted)."""
+    """A plain Django view (the `django_floor` scenario: no DRF, no authentication, the same server
+    and middleware), and what a wrk thread sends once its share of the rush is used up (not counted)."""
     response = HttpResponse(b"")
     response["X-Bench-Noop"] = "1"
     return response
