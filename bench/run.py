@@ -130,11 +130,15 @@ def redis_flush() -> None:
 
 
 class Server:
-    """gunicorn with `workers` workers; its workers' memory is read from /proc."""
+    """gunicorn with `workers` workers; its workers' memory is read from /proc. With `access_log`
+    (a path) it logs each request's path and time in the server, to tell the site's own time from
+    the time an answer waited in line (`server_times`)."""
 
-    def __init__(self, workers: int, **env):
+    def __init__(self, workers: int, access_log: Path | None = None, **env):
         port_free(HTTP_PORT)
         self.workers = workers
+        self.access_log = access_log
+        logging = ["--access-logfile", str(access_log), "--access-logformat", "%(U)s %(s)s %(D)s"] if access_log else []
         self.process = spawn(
             [
                 str(ROOT / ".venv/bin/gunicorn"),
@@ -146,6 +150,7 @@ class Server:
                 "--backlog=2048",
                 "--keep-alive=30",
                 "--log-level=warning",
+                *logging,
             ],
             cwd=ROOT,
             env={**os.environ, **ENV, **env},
@@ -154,6 +159,16 @@ class Server:
         for _ in range(50):  # each worker imports the site on its first request
             urllib.request.urlopen(f"{BASE}/bench/noop/", timeout=30).read()
         self.start_rss = self.memory()["rss_kb"]
+
+    def server_times(self, path: str) -> dict:
+        """p50/p95/p99 of the time requests to `path` spent in the server (from its access log)."""
+        times = sorted(
+            int(line.split()[2]) / 1000
+            for line in self.access_log.read_text().splitlines()
+            if line.startswith(path + " ")
+        )
+        pick = lambda q: round(times[min(len(times) - 1, int(q * len(times)))], 1)  # noqa: E731
+        return {"p50_ms": pick(0.5), "p95_ms": pick(0.95), "p99_ms": pick(0.99), "max_ms": times[-1]} if times else {}
 
     def pids(self) -> list[int]:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -465,6 +480,7 @@ def raw_floor(schedule_id: int, slots: list[int], workdir: Path) -> tuple[dict, 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=8, help="seconds per timed scenario")
+    parser.add_argument("--rush-only", action="store_true", help="raw_floor and release_rush only (a quick look)")
     args = parser.parse_args()
     for tool in ("wrk", "pgbench", "redis-server", "redis-cli"):
         if shutil.which(tool) is None:
@@ -500,7 +516,7 @@ def main() -> int:
         for workers in (4, 2):
             reset_rush(data["rush_schedule"], data["sessions"])
             connection.close()
-            server = Server(workers)
+            server = Server(workers, access_log=workdir / f"access-{workers}.log")
             done = workdir / f"rush-{workers}"
             done.mkdir()
             report = run_wrk("rush.lua", data["rush_rows"], duration=RUSH_DEADLINE, until_done=done)
@@ -508,11 +524,15 @@ def main() -> int:
             scenarios[f"release_rush_{workers}w"] = {
                 **summary(report, per_second(report, counted_only=True)),
                 "attempts_answered": report["counted"],
+                "in_server": server.server_times("/api/v1/appointments/"),
             }
             servers[workers] = server
             if workers == 4:
                 scenarios["release_rush_4w"]["memory"] = server.close()
         server = servers[2]
+        if args.rush_only:
+            server.close()
+            raise _RushOnly
         d = args.duration
         scenarios["bare_endpoint"] = summary(
             report := run_wrk("get.lua", workdir / "bare.txt", duration=d), per_second(report)
@@ -553,15 +573,17 @@ def main() -> int:
             bad = {status: n for status, n in scenario.get("statuses", {}).items() if status.startswith("5")}
             if bad:
                 failures.append(f"{name}: server errors {bad}")
-        results["seconds"] = round(time.monotonic() - t0)
+    except _RushOnly:
+        pass
     finally:
+        results["seconds"] = round(time.monotonic() - t0)
         stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
 
     results["scenarios"] = scenarios
     results["ratios"] = ratios(scenarios)
     results["failures"] = failures
-    out = ROOT / "bench" / "results" / f"{started_at:%Y-%m-%d}.json"
+    out = ROOT / "bench" / "results" / f"{started_at:%Y-%m-%d}{'-rush' if args.rush_only else ''}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print_table(scenarios, results["ratios"])
@@ -571,7 +593,16 @@ def main() -> int:
     return 1 if failures else 0
 
 
+class _RushOnly(Exception):
+    """--rush-only: the rest of the scenarios are skipped."""
+
+
 def ratios(s: dict) -> dict:
+    if "bare_endpoint" not in s:
+        return {
+            f"rush_{w}w_to_raw_floor": round(s[f"release_rush_{w}w"]["per_s"] / s["raw_floor"]["per_s"], 3)
+            for w in (4, 2)
+        }
     raw, bare = s["raw_floor"], s["bare_endpoint"]
     best = max((s[k] for k in ("release_rush_2w", "release_rush_4w")), key=lambda r: r["per_s"])
     return {
@@ -599,6 +630,13 @@ def print_table(scenarios: dict, ratio: dict) -> None:
             f"{name:<18}{r['per_s']:>9.0f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}{r['p99_ms']:>9.1f}"
             f"{r['sql_per_request']:>9}  {sql:<13}{r['loadgen_cpu_share']:>11.0%}  {r.get('statuses', '')}"
         )
+    for name, r in scenarios.items():
+        if r.get("in_server"):
+            t = r["in_server"]
+            print(
+                f"in the server {name}: p50 {t['p50_ms']} ms, p95 {t['p95_ms']} ms, p99 {t['p99_ms']} ms, "
+                f"max {t['max_ms']} ms (the rest of each answer's time is waiting in line at {CONNECTIONS} connections)"
+            )
     for name, r in scenarios.items():
         if "memory" in r:
             m = r["memory"]

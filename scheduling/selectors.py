@@ -1,11 +1,11 @@
 """What scheduling reads: slots and sessions for patients and staff, and the browse cache.
 
 The browse cache: a doctor's sessions as `GET /api/v1/doctors/{id}/schedules/` shows them are
-kept `settings.SCHEDULES_CACHE_SECONDS` (30 s) under a per-doctor generation. Every booking service that takes,
-frees, adds or closes places calls `forget_doctor_schedules` once its transaction commits (through
-`booking.places.places_changed`), which moves the doctor to a new generation: the next read after
-a commit is fresh. Only a change made around the services (a hand edit in the database) can be
-shown stale, for at most that long.
+kept `settings.SCHEDULES_CACHE_SECONDS` (30 s), each stamped with the doctor's generation. Every
+booking service that takes, frees, adds or closes places calls `forget_doctor_schedules` once its
+transaction commits (through `booking.places.places_changed`), which moves the doctor to a new
+generation: the next read after a commit is fresh. Only a change made around the services (a hand
+edit in the database) can be shown stale, for at most that long.
 """
 
 import datetime
@@ -51,26 +51,32 @@ def schedules_changed(*, doctor_id: int) -> None:
 def cached_doctor_schedules(*, doctor_id: int, date_from, date_to, build: Callable[[], object]):
     """`build()` (a doctor's sessions, ready to send), from the browse cache when it is there.
 
+    One cache round trip for a hit: the doctor's generation and the range's entry are read
+    together, and an entry counts only if it was built under the generation read with it. The
+    generation is read before building, so an entry built from a state that a change then
+    replaced is stored under the old generation and never served.
     A cache that cannot be reached means building every time, never an error.
     """
     seconds = settings.SCHEDULES_CACHE_SECONDS
     if not seconds:
         return build()
+    generation_key = _generation_key(doctor_id)
+    key = f"scheduling:schedules:{doctor_id}:{date_from.isoformat()}:{date_to.isoformat()}"
     try:
-        generation = cache.get(_generation_key(doctor_id))
+        found = cache.get_many([generation_key, key])
+        generation = found.get(generation_key)
         if generation is None:
-            cache.add(_generation_key(doctor_id), secrets.token_hex(6), None)
-            generation = cache.get(_generation_key(doctor_id))
-        key = f"scheduling:schedules:{doctor_id}:{generation}:{date_from.isoformat()}:{date_to.isoformat()}"
-        found = cache.get(key)
+            cache.add(generation_key, secrets.token_hex(6), None)
+            generation = cache.get(generation_key)
     except Exception:
         logger.warning("schedules cache unreadable", exc_info=True)
         return build()
-    if found is not None:
-        return found
+    entry = found.get(key)
+    if entry is not None and entry[0] == generation:
+        return entry[1]
     data = build()
     try:
-        cache.set(key, data, seconds)
+        cache.set(key, (generation, data), seconds)
     except Exception:
         logger.warning("schedules cache not written", exc_info=True)
     return data

@@ -59,6 +59,43 @@ def test_a_cached_page_costs_no_query(client, doctor, slot):
     assert captured.captured_queries == []
 
 
+def test_a_hit_is_one_cache_read_and_an_entry_of_an_older_generation_is_never_served(doctor, slot, monkeypatch):
+    from django.core.cache import cache
+
+    from scheduling import selectors
+
+    day = timezone.localdate()
+    builds = []
+
+    def read():
+        return selectors.cached_doctor_schedules(
+            doctor_id=doctor.pk, date_from=day, date_to=day, build=lambda: builds.append(1) or len(builds)
+        )
+
+    assert read() == 1
+    reads, inside = [], []
+
+    def counting(name):
+        original = getattr(cache, name)
+
+        def call(*args, **kwargs):
+            if not inside:  # a backend's get_many may call its own get
+                reads.append(name)
+            inside.append(1)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                inside.pop()
+
+        monkeypatch.setattr(cache, name, call)
+
+    counting("get")
+    counting("get_many")
+    assert read() == 1 and reads == ["get_many"]  # the generation and the entry, together
+    selectors.forget_doctor_schedules(doctor_id=doctor.pk)
+    assert read() == 2  # the entry is still in the cache, but of the old generation: rebuilt
+
+
 def test_booking_cancelling_adding_places_and_suspending_show_at_once(client, doctor, slot, admin):
     assert _places_left(client, doctor) == [3]
     patient = PatientFactory()
