@@ -1,0 +1,119 @@
+"""Where a request's time goes: CPU per request of the benchmark's endpoints, in one process.
+
+Runs after `make bench`, on the database it leaves (`hospital_bench`), through Django's test client
+with the benchmark's settings and a real Redis cache (BENCH_PROFILE_CACHE_URL, default
+redis://127.0.0.1:6379/15, flushed first). No server and no load generator: only this process's
+CPU time, so the figures hold still on a busy machine far better than throughput does.
+
+    .venv/bin/python bench/cpu.py                 # CPU ms per request: noop, bare, browse, rush
+    .venv/bin/python bench/cpu.py rush --cprofile # and where it goes (cProfile, by cumulative time)
+
+`rush` is a refused attempt on a sold-out slot (the release minute's common case): the
+first one refuses through the database and sets the sold-out mark; the measured ones meet it.
+"""
+
+import argparse
+import cProfile
+import datetime
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.update(
+    {
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hospital_bench"),
+        "DATABASE_CONN_MAX_AGE": "600",
+        "CACHE_URL": os.environ.get("BENCH_PROFILE_CACHE_URL", "redis://127.0.0.1:6379/15"),
+        "CELERY_BROKER_URL": "memory://",
+        "PAYMENTS_SANDBOX": "1",
+        "API_THROTTLE_ANON": "100000000/min",
+        "API_THROTTLE_USER": "100000000/min",
+        "API_THROTTLE_BOOKING": "100000000/min",
+    }
+)
+
+KINDS = ("noop", "bare", "browse", "rush")
+ROUNDS, PER_ROUND = 5, 200
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kinds", nargs="*", metavar="kind", help=f"of {', '.join(KINDS)} (default: all)")
+    parser.add_argument("--cprofile", action="store_true", help="print the top functions by cumulative time")
+    args = parser.parse_args()
+    args.kinds = args.kinds or list(KINDS)
+    if unknown := set(args.kinds) - set(KINDS):
+        parser.error(f"unknown kind: {', '.join(sorted(unknown))}")
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import SESSION_KEY
+    from django.contrib.sessions.backends.cached_db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.core.cache import cache
+    from django.db.models import F
+    from django.test import Client
+    from django.utils import timezone
+
+    from accounts.models import Patient
+    from hospital.models import Doctor
+    from scheduling.models import Slot
+
+    cache.clear()
+    tokens = list(Session.objects.values_list("session_key", flat=True)[:300])
+    if not tokens:
+        raise SystemExit("no sessions in hospital_bench: run `make bench` first")
+    patient_of = dict(Patient.objects.values_list("user_id", "pk"))
+    people = [(token, patient_of[int(SessionStore(token).load()[SESSION_KEY])]) for token in tokens]
+    full = Slot.objects.filter(online_booked=F("online_capacity"), online_capacity__gt=0).values_list("pk", flat=True)
+    if not full:
+        raise SystemExit("no sold-out slot in hospital_bench: run `make bench` first")
+    today = timezone.localdate()
+    week = f"date_from={today + datetime.timedelta(days=1)}&date_to={today + datetime.timedelta(days=7)}"
+    browse = [f"/api/v1/doctors/{pk}/schedules/?{week}" for pk in Doctor.objects.values_list("pk", flat=True)]
+    client = Client()
+
+    def request(kind: str, n: int):
+        token, patient = people[n % len(people)]
+        if kind == "noop":
+            return client.get("/bench/noop/")
+        if kind == "bare":
+            return client.get("/bench/bare/", HTTP_X_SESSION_TOKEN=token)
+        if kind == "browse":
+            return client.get(browse[n % len(browse)])
+        body = {"patient": patient, "slot": full[n % len(full)]}
+        return client.post("/api/v1/appointments/", body, content_type="application/json", HTTP_X_SESSION_TOKEN=token)
+
+    expected = {"noop": 200, "bare": 200, "browse": 200, "rush": 409}
+    for kind in args.kinds:  # warm: imports, connections, caches, sold-out marks
+        for n in range(len(people)):
+            response = request(kind, n)
+        if response.status_code != expected[kind]:
+            raise SystemExit(f"{kind}: answered {response.status_code}: {response.content[:200]!r}")
+
+    profiler = cProfile.Profile() if args.cprofile else None
+    spent = dict.fromkeys(args.kinds, 0.0)
+    if profiler:
+        profiler.enable()
+    for _ in range(ROUNDS):  # interleaved, so a slow moment of the machine falls on every kind alike
+        for kind in args.kinds:
+            started = time.process_time()
+            for n in range(PER_ROUND):
+                request(kind, n)
+            spent[kind] += time.process_time() - started
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
+    for kind in args.kinds:
+        print(f"{kind:<8}{spent[kind] / (ROUNDS * PER_ROUND) * 1000:7.2f} ms CPU per request")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
