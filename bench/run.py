@@ -48,7 +48,8 @@ RUSH_DEADLINE = int(os.environ.get("BENCH_RUSH_DEADLINE", "240"))  # seconds: a 
 WRK_TIMEOUT = 30  # seconds before wrk gives up on an answer
 RUSH_GRACE = 5  # seconds to wait for the last answers once every attempt is sent
 CONNECTIONS = 32  # wrk connections, and pgbench clients for the raw floor: the same concurrency
-THREADS = int(os.environ.get("BENCH_THREADS", "4"))  # gunicorn threads per worker (DB and Redis waits overlap)
+# gunicorn threads per worker: 2 overlap a wait on PostgreSQL or Redis; more only queue for the GIL
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 
 ENV = {
     "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -156,8 +157,8 @@ class Server:
             env={**os.environ, **ENV, **env},
         )
         wait_for_port(HTTP_PORT)
-        for _ in range(50):  # each worker imports the site on its first request
-            urllib.request.urlopen(f"{BASE}/bench/noop/", timeout=30).read()
+        for _ in range(50):  # each worker imports the site and opens its connections: warm, as at 7:59
+            urllib.request.urlopen(f"{BASE}/bench/warm/", timeout=30).read()
         self.start_rss = self.memory()["rss_kb"]
 
     def server_times(self, path: str) -> dict:

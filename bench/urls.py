@@ -25,8 +25,26 @@ def noop(request):
     return response
 
 
+def warm(request):
+    """What a worker has done long before the release minute, done before each scenario: opened its
+    thread's PostgreSQL connection, its Redis connection, and its connection to the broker (a
+    winning booking queues its SMS). A cold worker would charge those to the rush's first answers."""
+    from django.core.cache import cache
+    from django.db import connection
+
+    from config.celery import app
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    cache.get("bench:warm")
+    with app.producer_or_acquire() as producer:
+        producer.connection.ensure_connection(max_retries=1)
+    return HttpResponse(b"")
+
+
 urlpatterns = [
     path("bench/bare/", BareApi.as_view()),
     path("bench/noop/", noop),
+    path("bench/warm/", warm),
     path("", include("config.urls")),
 ]
