@@ -31,9 +31,9 @@ os.environ.update(
         "CACHE_URL": os.environ.get("BENCH_PROFILE_CACHE_URL", "redis://127.0.0.1:6379/15"),
         "CELERY_BROKER_URL": "memory://",
         "PAYMENTS_SANDBOX": "1",
-        "API_THROTTLE_ANON": "100000000/min",
-        "API_THROTTLE_USER": "100000000/min",
-        "API_THROTTLE_BOOKING": "100000000/min",
+        "API_THROTTLE_ANON": "100000000/s",
+        "API_THROTTLE_USER": "100000000/s",
+        "API_THROTTLE_BOOKING": "100000000/s",
     }
 )
 

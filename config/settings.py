@@ -227,6 +227,10 @@ REST_FRAMEWORK = {
         "booking": env("API_THROTTLE_BOOKING", default="30/min"),
     },
     "EXCEPTION_HANDLER": "config.api_errors.problem_exception_handler",
+    # Whom the anonymous limit counts: the connecting address, or with N reverse proxies in front the
+    # address the N-th from last added to X-Forwarded-For. Unset, DRF would trust the header whole,
+    # and a client could dodge the limit by sending a new one with every request.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "网上挂号系统 API",

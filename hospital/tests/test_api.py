@@ -163,6 +163,12 @@ def test_anonymous_browsing_is_throttled_with_a_code(client, monkeypatch):
     assert response.json()["code"] == "throttled"
 
 
+def test_a_forged_forwarded_for_header_does_not_dodge_the_anonymous_limit(client, monkeypatch):
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "2/min", "user": "100/min", "booking": None})
+    answers = [client.get("/api/v1/hospitals/", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code for n in range(3)]
+    assert answers == [200, 200, 429]
+
+
 def test_anonymous_callers_have_the_anon_limit_only_and_signed_in_ones_the_user_limit(client, monkeypatch):
     from accounts.tests.factories import UserFactory
 
