@@ -23,17 +23,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.run import ENV  # noqa: E402  (the benchmark's settings, limits and throttle windows)
+
 os.environ.update(
     {
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hospital_bench"),
-        "DATABASE_CONN_MAX_AGE": "600",
+        **ENV,  # its database (BENCH_DATABASE_URL) included
+        # `make bench` stops its own Redis when it ends: the machine's, in a database of its own
         "CACHE_URL": os.environ.get("BENCH_PROFILE_CACHE_URL", "redis://127.0.0.1:6379/15"),
         "CELERY_BROKER_URL": "memory://",
-        "PAYMENTS_SANDBOX": "1",
-        "API_THROTTLE_ANON": "100000000/s",
-        "API_THROTTLE_USER": "100000000/s",
-        "API_THROTTLE_BOOKING": "100000000/s",
     }
 )
 

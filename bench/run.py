@@ -175,8 +175,7 @@ class Server:
             for line in self.access_log.read_text().splitlines()[after:]
             if line.startswith(path + " ")
         )
-        pick = lambda q: round(times[min(len(times) - 1, int(q * len(times)))], 1)  # noqa: E731
-        return {"p50_ms": pick(0.5), "p95_ms": pick(0.95), "p99_ms": pick(0.99), "max_ms": times[-1]} if times else {}
+        return {**percentiles(times, 1), "max_ms": times[-1]} if times else {}
 
     def pids(self) -> list[int]:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -239,10 +238,22 @@ def run_wrk(
 def timed(script: str, rows: Path, *, duration: float) -> dict:
     """A timed scenario, run RUSH_RUNS times for duration / 2 seconds each (the machine's moods
     vary by the second): the run of median throughput, with every run's throughput."""
-    runs = [
-        summary(report, per_second(report))
-        for report in (run_wrk(script, rows, duration=max(2, duration // 2)) for _ in range(RUSH_RUNS))
-    ]
+    return median_run(
+        [
+            summary(report, per_second(report))
+            for report in (run_wrk(script, rows, duration=max(2, duration // 2)) for _ in range(RUSH_RUNS))
+        ]
+    )
+
+
+def percentiles(sorted_ms: list[float], digits: int) -> dict:
+    """p50/p95/p99 of latencies already sorted, in ms."""
+    pick = lambda q: round(sorted_ms[min(len(sorted_ms) - 1, int(q * len(sorted_ms)))], digits)  # noqa: E731
+    return {"p50_ms": pick(0.5), "p95_ms": pick(0.95), "p99_ms": pick(0.99)}
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run of median throughput, with every run's throughput beside it."""
     return {**sorted(runs, key=lambda r: r["per_s"])[len(runs) // 2], "runs_per_s": [r["per_s"] for r in runs]}
 
 
@@ -477,7 +488,6 @@ def raw_floor(schedule_id: int, slots: list[int], workdir: Path) -> tuple[dict, 
         for path in glob.glob(str(workdir / "rawlog*"))
         for line in Path(path).read_text().splitlines()
     )
-    pick = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 3)  # noqa: E731
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM bench_raw_order")
         won = cursor.fetchone()[0]
@@ -485,9 +495,7 @@ def raw_floor(schedule_id: int, slots: list[int], workdir: Path) -> tuple[dict, 
     failures = [] if won == RUSH_PLACES else [f"raw_floor: {won} orders for {RUSH_PLACES} places"]
     report = {
         "per_s": round(tps, 1),
-        "p50_ms": pick(0.5),
-        "p95_ms": pick(0.95),
-        "p99_ms": pick(0.99),
+        **percentiles(latencies, 3),
         "attempts": len(latencies),
         "won": won,
         "sql_per_request": 2,
@@ -535,10 +543,7 @@ def main() -> int:
             floor, problems = raw_floor(data["rush_schedule"], data["rush_slots"], workdir)
             floors.append(floor)
             failures += problems
-        scenarios["raw_floor"] = {
-            **sorted(floors, key=lambda r: r["per_s"])[len(floors) // 2],
-            "runs_per_s": [r["per_s"] for r in floors],
-        }
+        scenarios["raw_floor"] = median_run(floors)
         print(f"  raw_floor: {scenarios['raw_floor']['per_s']:.0f}/s", flush=True)
 
         servers = {}
@@ -560,8 +565,7 @@ def main() -> int:
                         "in_server": server.server_times("/api/v1/appointments/", after=logged),
                     }
                 )
-            median = sorted(runs, key=lambda r: r["per_s"])[len(runs) // 2]
-            scenarios[f"release_rush_{workers}w"] = {**median, "runs_per_s": [r["per_s"] for r in runs]}
+            scenarios[f"release_rush_{workers}w"] = median_run(runs)
             servers[workers] = server
             if workers == 4:
                 scenarios["release_rush_4w"]["memory"] = server.close()
@@ -622,16 +626,14 @@ class _RushOnly(Exception):
 
 
 def ratios(s: dict) -> dict:
-    if "bare_endpoint" not in s:
-        return {
-            f"rush_{w}w_to_raw_floor": round(s[f"release_rush_{w}w"]["per_s"] / s["raw_floor"]["per_s"], 3)
-            for w in (4, 2)
-        }
-    raw, bare = s["raw_floor"], s["bare_endpoint"]
+    raw = s["raw_floor"]
+    rush = {f"rush_{w}w_to_raw_floor": round(s[f"release_rush_{w}w"]["per_s"] / raw["per_s"], 3) for w in (2, 4)}
+    if "bare_endpoint" not in s:  # --rush-only
+        return rush
+    bare = s["bare_endpoint"]
     best = max((s[k] for k in ("release_rush_2w", "release_rush_4w")), key=lambda r: r["per_s"])
     return {
-        "rush_2w_to_raw_floor": round(s["release_rush_2w"]["per_s"] / raw["per_s"], 3),
-        "rush_4w_to_raw_floor": round(s["release_rush_4w"]["per_s"] / raw["per_s"], 3),
+        **rush,
         "rush_2w_to_bare_endpoint": round(s["release_rush_2w"]["per_s"] / bare["per_s"], 3),
         "rush_4w_to_bare_endpoint": round(s["release_rush_4w"]["per_s"] / bare["per_s"], 3),
         "django_floor_to_raw_floor": round(s["django_floor"]["per_s"] / raw["per_s"], 3),
