@@ -54,6 +54,12 @@ def require_staff(*, user, hospital_id: int, roles: tuple[str, ...] | None = Non
     return role
 
 
+def books_for(*, user, patient: Patient) -> bool:
+    """Whether an account (a patient's, or a partner's service account) may book for this 就诊人:
+    one of its own that is still in use."""
+    return patient.user_id == user.pk and patient.is_active
+
+
 def check_actor(*, user, patient: Patient, channel: str, hospital_id: int) -> Partner | None:
     """Online bookings are for the user's own 就诊人; partners for the patients they registered;
     the window and the clinic book for anyone, but only the hospital's own staff can use them."""
@@ -69,7 +75,7 @@ def check_actor(*, user, patient: Patient, channel: str, hospital_id: int) -> Pa
         partner = Partner.objects.filter(user_id=user.pk, is_active=True).first()
         if partner is None:
             raise errors.NotOwner()
-    if patient.user_id != user.pk or not patient.is_active:
+    if not books_for(user=user, patient=patient):
         raise errors.NotOwner()
     return partner
 

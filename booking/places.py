@@ -162,11 +162,6 @@ def sold_out_schedule(*, slot_id: int, channel: str) -> int | None:
         return None
 
 
-def known_sold_out(*, slot_id: int, channel: str) -> bool:
-    """Whether a conditional UPDATE recently found this slot full in `channel` (no SQL)."""
-    return sold_out_schedule(slot_id=slot_id, channel=channel) is not None
-
-
 def mark_sold_out(*, slot: Slot, channel: str) -> None:
     """Remember that the conditional UPDATE found no place (a fact as of the last commit it saw)."""
     if channel not in SOLD_OUT_CHANNELS:

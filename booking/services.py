@@ -154,7 +154,7 @@ def _book_slot(*, user, patient, slot_id, channel, idempotency_key, idempotency_
             patient = Patient.objects.get(pk=patient.pk)
         else:
             patient = places.lock_patient(patient)
-            if patient is None or patient.user_id != user.pk or not patient.is_active:
+            if patient is None or not eligibility.books_for(user=user, patient=patient):
                 raise errors.UnknownPatient()
             partner = eligibility.check_actor(user=user, patient=patient, channel=channel, hospital_id=hospital_id)
         eligibility.check_person(patient=patient, schedule=schedule, rules=rules, channel=channel, now=now)

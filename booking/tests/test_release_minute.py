@@ -43,7 +43,7 @@ def _fill(slot):
 
 
 def _sold_out(slot) -> bool:
-    return places.known_sold_out(slot_id=slot.pk, channel=Channel.ONLINE)
+    return places.sold_out_schedule(slot_id=slot.pk, channel=Channel.ONLINE) is not None
 
 
 def _refused_and_marked(slot):
@@ -102,7 +102,7 @@ def test_a_stale_mark_refuses_but_the_database_alone_admits(slot):
 
 def test_staff_channels_are_never_refused_on_the_mark(slot):
     places.mark_sold_out(slot=slot, channel=Channel.WINDOW)
-    assert not places.known_sold_out(slot_id=slot.pk, channel=Channel.WINDOW)
+    assert places.sold_out_schedule(slot_id=slot.pk, channel=Channel.WINDOW) is None
 
 
 def test_an_idempotent_retry_of_the_last_place_gets_its_order_despite_the_mark(slot):
