@@ -59,11 +59,10 @@ ENV = {
     "CACHE_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
     "CELERY_BROKER_URL": f"redis://127.0.0.1:{REDIS_PORT}/1",  # SMS queue up; no worker drains them here
     "PAYMENTS_SANDBOX": "1",
-    # wrk is one client from one address: no limit, and a 1 s window keeps its history (a list the
-    # throttle reads and writes whole) to a second's requests, not a whole minute's
-    "API_THROTTLE_ANON": "100000000/s",
-    "API_THROTTLE_USER": "100000000/s",
-    "API_THROTTLE_BOOKING": "100000000/s",
+    # wrk is one client from one address: limits that never bite, still counted on every request
+    "API_THROTTLE_ANON": "100000000/min",
+    "API_THROTTLE_USER": "100000000/min",
+    "API_THROTTLE_BOOKING": "100000000/min",
     "SITE_URL": BASE,
 }
 

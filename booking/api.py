@@ -19,12 +19,11 @@ from booking.allocation import request_booking, withdraw_request
 from booking.models import Appointment, BookingRequest, WaitlistEntry
 from config.api import (
     IDEMPOTENCY_PARAMETER,
-    BookingRateThrottle,
-    SignedInRateThrottle,
     StandardPagination,
     get_or_404,
     idempotency_key,
 )
+from config.throttling import BookingRateThrottle, SignedInRateThrottle
 from hospital.channels import Channel
 from payments.models import DEFAULT_METHODS, PROVIDER_METHODS, Provider
 from scheduling.models import Schedule
@@ -32,7 +31,7 @@ from scheduling.models import Schedule
 
 class BookingThrottled:
     """The writes that take, move or pay for a place get the tighter `booking` limit instead of
-    the general `user` one (one limit per request: each costs two cache round trips)."""
+    the general `user` one (one limit per request: each costs a cache round trip)."""
 
     def get_throttles(self):
         throttles = super().get_throttles()

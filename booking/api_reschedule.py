@@ -13,7 +13,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import serializers, status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from booking import selectors
@@ -22,7 +21,8 @@ from booking.calendar import appointment_calendar
 from booking.models import Appointment
 from booking.selectors import appointments_for_user
 from booking.services import pay_appointment, reschedule_appointment
-from config.api import IDEMPOTENCY_PARAMETER, BookingRateThrottle, idempotency_key
+from config.api import IDEMPOTENCY_PARAMETER, idempotency_key
+from config.throttling import AnonRateThrottle, BookingRateThrottle
 from payments.models import DEFAULT_METHODS, PROVIDER_METHODS, Provider
 
 # Appointment.order_no: 14 digits of local time and 10 random ones; a row moved away by a

@@ -1,7 +1,7 @@
-"""What every API door shares: app-token authentication, pagination, throttles and the schema.
+"""What every API door shares: app-token authentication, pagination and the schema.
 
 Thin on purpose: the rules live in the apps' services; this module only says how a request is
-authenticated, paged and throttled, and how errors appear in the OpenAPI schema.
+authenticated and paged, and how errors appear in the OpenAPI schema (throttles: config/throttling.py).
 """
 
 from allauth.headless.contrib.rest_framework.authentication import XSessionTokenAuthentication
@@ -14,7 +14,6 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
-from rest_framework.throttling import UserRateThrottle
 
 ERROR_STATUSES = ("400", "401", "403", "404", "409", "415", "422", "429")
 
@@ -45,24 +44,6 @@ class StandardPagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
-
-
-class SignedInRateThrottle(UserRateThrottle):
-    """The `user` limit, for signed-in callers only. DRF's UserRateThrottle also counts anonymous
-    callers, by address, on top of the `anon` limit that already does: two cache round trips for
-    nothing on every anonymous request."""
-
-    def get_cache_key(self, request, view):
-        if not (request.user and request.user.is_authenticated):
-            return None
-        return super().get_cache_key(request, view)
-
-
-class BookingRateThrottle(UserRateThrottle):
-    """A tighter limit on the calls that take or move a place. It only sheds load: every limit that
-    matters (places, per-person limits) is enforced by the database inside the booking services."""
-
-    scope = "booking"
 
 
 def add_error_responses(result, generator, request, public):

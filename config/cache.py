@@ -8,6 +8,10 @@ pool, so one per pool is reused.
 
 Django's `incr` asks EXISTS and then INCRBY: two round trips for every counter step (the release
 minute's attempt counters take one per booking attempt). Here one Lua script does both in one.
+`hit_window` counts a request against a fixed-window limit (the API throttles,
+config/throttling.py) in one round trip as well: INCR, the window's expiry on its first hit, and
+the time left, in one script.
+
 Everything else is Django's backend, unchanged.
 """
 
@@ -18,6 +22,13 @@ INCR_EXISTING = (
     "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end return false"
 )
 
+# INCR a window's counter; its first hit (or a counter that somehow lost its expiry) starts the
+# window. Returns the count and the milliseconds left in the window.
+HIT_WINDOW = (
+    "local n = redis.call('INCR', KEYS[1]) local left = redis.call('PTTL', KEYS[1]) "
+    "if left < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) left = tonumber(ARGV[1]) end return {n, left}"
+)
+
 
 class ReusedClientRedisCacheClient(django_redis.RedisCacheClient):
     def __init__(self, *args, **kwargs):
@@ -25,15 +36,23 @@ class ReusedClientRedisCacheClient(django_redis.RedisCacheClient):
         self._clients = {}
         self._scripts = {}
 
+    def _script(self, client, source):
+        script = self._scripts.get((id(client), source))
+        if script is None:
+            script = self._scripts.setdefault((id(client), source), client.register_script(source))
+        return script
+
     def incr(self, key, delta):
         client = self.get_client(key, write=True)
-        script = self._scripts.get(id(client))
-        if script is None:
-            script = self._scripts.setdefault(id(client), client.register_script(INCR_EXISTING))
-        value = script(keys=[key], args=[delta])
+        value = self._script(client, INCR_EXISTING)(keys=[key], args=[delta])
         if value is None:
             raise ValueError(f"Key '{key}' not found.")
         return value
+
+    def hit_window(self, key, window_ms):
+        client = self.get_client(key, write=True)
+        count, left_ms = self._script(client, HIT_WINDOW)(keys=[key], args=[window_ms])
+        return count, left_ms
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
@@ -47,3 +66,9 @@ class RedisCache(django_redis.RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
+
+    def hit_window(self, key, seconds, version=None):
+        """Count one hit in the window `key` of `seconds`: (hits so far, seconds left in the window)."""
+        key = self.make_and_validate_key(key, version=version)
+        count, left_ms = self._cache.hit_window(key, int(seconds * 1000))
+        return count, left_ms / 1000

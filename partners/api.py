@@ -8,12 +8,12 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from booking.api_reschedule import RescheduledAppointmentOut, start_paying_due
 from booking.models import Appointment
-from config.api import IDEMPOTENCY_PARAMETER, BookingRateThrottle, idempotency_key
+from config.api import IDEMPOTENCY_PARAMETER, idempotency_key
+from config.throttling import BookingRateThrottle, UserRateThrottle
 from hospital.models import Doctor, Hospital
 from partners import errors, selectors, services
 from partners.auth import HasPartnerKey, PartnerKeyAuthentication

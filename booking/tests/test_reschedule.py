@@ -519,7 +519,7 @@ def test_api_overlong_idempotency_key_is_400(client, patient, slot, other_slot):
 def test_api_reschedule_is_throttled(client, patient, slot, monkeypatch):
     from django.core.cache import cache
 
-    from config.api import BookingRateThrottle
+    from config.throttling import BookingRateThrottle
 
     # DRF reads the rates once, into the class: a tighter booking rate for this test only.
     monkeypatch.setattr(
