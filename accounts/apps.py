@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = _("账户与就诊人")
 
     def ready(self):
-        from accounts import checks  # noqa: F401  (registers the system checks)
+        from accounts import checks, headless  # noqa: F401  (registers the system checks and signal receivers)

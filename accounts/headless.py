@@ -1,14 +1,22 @@
-"""The app API's login (allauth headless), taking the phone number the way the site's forms do."""
+"""The app API's login (allauth headless), taking the phone number the way the site's forms do, and its
+session token's account, proved without a database read per request."""
 
+import copy
 from importlib import import_module
 
 from allauth.account.adapter import get_adapter
+from allauth.headless import app_settings
 from allauth.headless.account.inputs import LoginInput
 from allauth.headless.account.views import LoginView
 from allauth.headless.constants import Client
 from allauth.headless.tokens.strategies.sessions import SessionTokenStrategy
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user, get_user_model
+from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject, empty
 
 
 class PhoneLoginInput(LoginInput):
@@ -38,3 +46,101 @@ class OneReadSessionTokenStrategy(SessionTokenStrategy):
         session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_token)
         session.get(SESSION_KEY)  # the lazy load
         return session if session.session_key else None
+
+
+# The app token's account without a database read per request.
+#
+# A token proves an account when its session names a user, a backend, and the HMAC of that user's
+# password that was current at login (Django's session verification); the user must also still be
+# active. Checking that reads the user's row on every API call. Once the database has said yes for
+# a user, the gate remembers the hash it accepted (no personal data: a session already holds the
+# same value). A request whose session carries that hash is then signed in with `SignedInUser`,
+# which reads the row only when something beyond the account's id is asked of it.
+#
+# Every change or deletion of a user (not a login's last_login stamp, not its creation) closes its
+# gate for a minute: a marker, written over whatever the gate held. A request that read the old row
+# cannot reopen it with the old hash: if it writes before the marker, the marker overwrites it;
+# after, it finds the marker (`add` writes only to an empty gate). That holds unless the change's
+# transaction stays open for more than a minute after the save. The first request after the minute
+# reads the row and opens the gate again.
+GATE_SECONDS = 600
+GATE_CLOSED_SECONDS = 60
+GATE_CLOSED = "closed"
+
+
+def gate_keys(user_id) -> dict[str, str]:
+    return {path: f"accounts:signed-in:{path}:{user_id}" for path in settings.AUTHENTICATION_BACKENDS}
+
+
+class SignedInUser(SimpleLazyObject):
+    """A signed-in account known by its id; its row is read on the first question beyond that.
+
+    It passes for the user model (`isinstance`, ORM filters and foreign keys take its id), so code
+    that only needs "who" (a throttle, a refusal on a sold-out slot, `filter(user=...)`) reads
+    nothing.
+    """
+
+    def __init__(self, pk):
+        user_model = get_user_model()
+        super().__init__(lambda: user_model._default_manager.get(pk=pk))
+        self.__dict__.update(pk=pk, id=pk, is_authenticated=True, is_anonymous=False, is_active=True)
+        self.__dict__.update(_model=user_model, _meta=user_model._meta)
+
+    @property
+    def __class__(self):
+        return self.__dict__["_model"]
+
+    def __bool__(self):  # `request.user and request.user.is_authenticated` (DRF's permissions)
+        return True
+
+    def _is_pk_set(self):  # the ORM, taking the account's id for `filter(user=...)`
+        return True
+
+    def __getattr__(self, name):
+        # Asking for what no user read from the database has (the ORM probes `resolve_expression`)
+        # needs no read to be told no: a fresh instance holds its class's attributes and `_state`.
+        if self._wrapped is empty and name != "_state" and not hasattr(self._model, name):
+            raise AttributeError(name)
+        return super().__getattr__(name)
+
+    def __copy__(self):
+        return SignedInUser(self.pk) if self._wrapped is empty else copy.copy(self._wrapped)
+
+    def __deepcopy__(self, memo):
+        return SignedInUser(self.pk) if self._wrapped is empty else copy.deepcopy(self._wrapped, memo)
+
+
+def authenticate_app_token(token: str):
+    """(user, session) for an app session token, or None; the same answer as allauth's, with the
+    user's row read only when the gate does not know the session's hash."""
+    session = app_settings.TOKEN_STRATEGY.lookup_session(token)
+    if not session:
+        return None
+    user_id, backend_path, session_hash = (session.get(k) for k in (SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY))
+    if user_id is None or backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    pk = get_user_model()._meta.pk.to_python(user_id)
+    gate_key = gate_keys(pk)[backend_path]
+    if session_hash and cache.get(gate_key) == session_hash:
+        return SignedInUser(pk), session
+    request = HttpRequest()
+    request.session = session
+    user = get_user(request)  # the backend's get_user (active users only) and the hash check
+    if not user.is_authenticated:
+        return None
+    if session.get(HASH_SESSION_KEY) == session_hash:  # not a fallback secret's, which get_user rotated
+        cache.add(gate_key, user.get_session_auth_hash(), GATE_SECONDS)
+    return user, session
+
+
+def close_gate(user_id) -> None:
+    """A user changed or went: requests read the row again for the next minute (see above)."""
+    cache.set_many(dict.fromkeys(gate_keys(user_id).values(), GATE_CLOSED), GATE_CLOSED_SECONDS)
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.close_gate.save")
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.close_gate.delete")
+def _user_changed(sender, instance, created=False, update_fields=None, **kwargs):
+    if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
+        return  # a new account has no token yet; a login's stamp changes nothing a token is checked against
+    close_gate(instance.pk)

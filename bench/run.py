@@ -397,13 +397,19 @@ def seed(workdir: Path) -> dict:
 
 def warm_sessions(sessions: dict) -> None:
     """The patients logged in before the release minute: their sessions are in the cache, as
-    `cached_db` (SESSION_ENGINE) leaves them after a login."""
+    `cached_db` (SESSION_ENGINE) leaves them after a login. And each one's app has called the API
+    since (the booking form lists the account's 就诊人), so the account's gate (accounts.headless)
+    knows its session, as it would after that call."""
     from django.conf import settings
     from django.contrib.sessions.backends.cached_db import KEY_PREFIX
     from django.core.cache import caches
 
+    from accounts.headless import authenticate_app_token
+
     cache = caches[settings.SESSION_CACHE_ALIAS]
     cache.set_many({KEY_PREFIX + key: data for key, data in sessions.items()}, settings.SESSION_COOKIE_AGE)
+    for token in sessions:
+        authenticate_app_token(token)
 
 
 def reset_rush(schedule_id: int, sessions: dict) -> None:

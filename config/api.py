@@ -15,6 +15,8 @@ from rest_framework.exceptions import AuthenticationFailed, NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 
+from accounts.headless import authenticate_app_token
+
 ERROR_STATUSES = ("400", "401", "403", "404", "409", "415", "422", "429")
 
 
@@ -23,6 +25,10 @@ class AppSessionTokenAuthentication(XSessionTokenAuthentication):
 
     def authenticate_header(self, request):
         return "X-Session-Token"
+
+    def authenticate(self, request):
+        token = self.get_session_token(request)
+        return authenticate_app_token(token) if token else None
 
     def get_session_token(self, request):
         token = super().get_session_token(request)

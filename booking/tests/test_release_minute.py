@@ -298,6 +298,27 @@ def test_a_refusal_on_the_mark_reads_neither_patient_nor_slot(client, slot):
     assert captured.captured_queries == []
 
 
+def test_with_an_app_token_a_refusal_on_the_mark_is_no_sql_at_all(slot):
+    """The release minute's common case through the app's door: once the account's token has been
+    seen (accounts.headless: the gate), the refusal reads nothing from the database."""
+    from django.test import Client
+
+    from accounts.tests.test_api import app_token
+
+    _fill(slot)
+    _refused_and_marked(slot)
+    latecomer = PatientFactory()
+    token = app_token(Client(), latecomer.user.phone)
+    assert Client().get("/api/v1/patients/", HTTP_X_SESSION_TOKEN=token).status_code == 200  # the booking form
+    body = {"slot": slot.pk, "patient": latecomer.pk}
+    with CaptureQueriesContext(connection) as captured:
+        response = Client().post(
+            "/api/v1/appointments/", body, content_type="application/json", HTTP_X_SESSION_TOKEN=token
+        )
+    assert response.status_code == 409 and response.json()["code"] == "slot_full"
+    assert captured.captured_queries == []
+
+
 def test_a_winning_booking_by_ids_is_at_most_8_statements_too(slot, patient):
     eligibility.schedule_rules(slot.schedule)
     with CaptureQueriesContext(connection) as captured:
