@@ -49,8 +49,10 @@ WRK_TIMEOUT = 30  # seconds before wrk gives up on an answer
 RUSH_GRACE = 5  # seconds to wait for the last answers once every attempt is sent
 RUSH_RUNS = 3  # runs of each scenario but mixed_day; the one of median throughput is reported, every one checked
 CONNECTIONS = 32  # wrk connections, and pgbench clients for the raw floor: the same concurrency
-# gunicorn threads per worker: 2 overlap a wait on PostgreSQL or Redis; more only queue for the GIL
+# Python threads per worker: 2 overlap a wait on PostgreSQL or Redis; more only queue for the GIL
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+# granian (HTTP in Rust, the app in each worker's Python threads) or gunicorn (gthread workers)
+SERVER = os.environ.get("BENCH_SERVER", "granian")
 
 ENV = {
     "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -141,9 +143,24 @@ class Server:
         port_free(HTTP_PORT)
         self.workers = workers
         self.access_log = access_log
-        logging = ["--access-logfile", str(access_log), "--access-logformat", "%(U)s %(s)s %(D)s"] if access_log else []
-        self.process = spawn(
-            [
+        self.log_file = open(access_log, "a") if access_log else None  # noqa: SIM115 (closed in close())
+        if SERVER == "granian":
+            logging = ["--access-log", "--access-log-fmt", "%(path)s %(status)d %(dt_ms).3f"] if access_log else []
+            command = [
+                str(ROOT / ".venv/bin/granian"),
+                "--interface=wsgi",
+                f"--workers={workers}",
+                f"--blocking-threads={THREADS}",
+                "--host=127.0.0.1",
+                f"--port={HTTP_PORT}",
+                "--backlog=2048",
+                "--log-level=warning",
+                *logging,
+                "bench.wsgi:application",
+            ]
+        else:
+            logging = ["--access-logfile", "-", "--access-logformat", "%(U)s %(s)s %(D)s"] if access_log else []
+            command = [
                 str(ROOT / ".venv/bin/gunicorn"),
                 "bench.wsgi:application",
                 f"--workers={workers}",
@@ -154,10 +171,8 @@ class Server:
                 "--keep-alive=30",
                 "--log-level=warning",
                 *logging,
-            ],
-            cwd=ROOT,
-            env={**os.environ, **ENV, **env},
-        )
+            ]
+        self.process = spawn(command, cwd=ROOT, env={**os.environ, **ENV, **env}, stdout=self.log_file)
         wait_for_port(HTTP_PORT)
         for _ in range(50):  # each worker imports the site and opens its connections: warm, as at 7:59
             urllib.request.urlopen(f"{BASE}/bench/warm/", timeout=30).read()
@@ -170,7 +185,7 @@ class Server:
         """p50/p95/p99 of the time requests to `path` spent in the server (from its access log,
         the lines after the first `after`)."""
         times = sorted(
-            int(line.split()[2]) / 1000
+            float(line.split()[2]) / (1 if SERVER == "granian" else 1000)  # ms, or gunicorn's µs
             for line in self.access_log.read_text().splitlines()[after:]
             if line.startswith(path + " ")
         )
@@ -192,6 +207,8 @@ class Server:
     def close(self) -> dict:
         end = self.memory()
         stop(self.process)
+        if self.log_file:
+            self.log_file.close()
         return {"workers": self.workers, "start_rss_kb": self.start_rss, **end}
 
 

@@ -1,8 +1,10 @@
-"""gunicorn's entry point for the benchmark (bench.settings; see bench/run.py)."""
+"""The benchmark's entry point (bench.settings; see bench/run.py), served as config.wsgi serves the site."""
 
 import os
 
 from django.core.wsgi import get_wsgi_application
 
+from config.request_environ import serving
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
-application = get_wsgi_application()
+application = serving(get_wsgi_application())

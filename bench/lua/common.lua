@@ -30,10 +30,15 @@ function M.reset()
   first_at, last_at = 0, 0
 end
 
+-- A response header by name: gunicorn keeps the case it was given, granian (hyper) lowercases it.
+function M.header(headers, name)
+  return headers[name] or headers[name:lower()]
+end
+
 function M.count(status, headers, body)
   local key = "c" .. status
   if _G[key] ~= nil then _G[key] = _G[key] + 1 else c_other = c_other + 1 end
-  local sql = tonumber(headers["X-Bench-SQL"] or "0") or 0
+  local sql = tonumber(M.header(headers, "X-Bench-SQL") or "0") or 0
   sql_all = sql_all + sql
   if status == 201 then
     sql_win, n_win = sql_win + sql, n_win + 1

@@ -51,7 +51,7 @@ function request()
 end
 
 function response(status, headers, body)
-  if not headers["X-Bench-Noop"] then common.count(status, headers, body) end
+  if not common.header(headers, "X-Bench-Noop") then common.count(status, headers, body) end
   if counted >= mine then finish() end
 end
 
