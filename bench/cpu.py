@@ -142,7 +142,7 @@ def main() -> int:
             spent[kind] += time.process_time() - started
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(60)
     for kind in args.kinds:
         print(f"{kind:<8}{spent[kind] / (ROUNDS * PER_ROUND) * 1000:7.2f} ms CPU per request")
     return 0

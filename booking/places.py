@@ -319,7 +319,7 @@ def place_appointment(
         "slot": slot,
         "visit_date": schedule.date,
         "channel": channel,
-        "booked_by": user,
+        "booked_by_id": user.pk,  # the id: the signed-in account's row need not be read (accounts.headless)
         "partner": partner,
         "status": Status.PENDING_PAYMENT if pays_online else Status.CONFIRMED,
         "queue_number": queue_number,
@@ -384,7 +384,7 @@ def _appointment_conflict(*, order_no: str, fields: dict) -> str | None:
     """Which constraint an insert broke, asked of the table itself where the driver does not say (SQLite)."""
     existing = Appointment.objects.all()
     if fields["idempotency_key"] and (
-        existing.filter(booked_by=fields["booked_by"], idempotency_key=fields["idempotency_key"]).exists()
+        existing.filter(booked_by_id=fields["booked_by_id"], idempotency_key=fields["idempotency_key"]).exists()
         or (
             fields["partner"] is not None
             and existing.filter(partner=fields["partner"], idempotency_key=fields["idempotency_key"]).exists()

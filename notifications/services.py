@@ -24,7 +24,6 @@ ADVISORY_LOCK_SPACE = 7301
 LOCK_WAIT_SECONDS = 3.0
 
 
-@transaction.atomic
 def send_sms(*, phone: str, template: str, params: dict, dedupe_key: str | None = None) -> NotificationLog:
     """Record an SMS and deliver it after the caller's transaction commits.
 
@@ -46,14 +45,14 @@ def send_sms(*, phone: str, template: str, params: dict, dedupe_key: str | None 
         text=sms_template.render(cleaned),
         dedupe_key=dedupe_key or None,
     )
-    try:
-        with transaction.atomic():
-            log.save()
-    except IntegrityError:
-        # A concurrent call with the same dedupe_key won the insert.
-        if not dedupe_key:
-            raise
-        return NotificationLog.objects.get(dedupe_key=dedupe_key)
+    if not dedupe_key:
+        log.save()  # one INSERT: in the caller's transaction, or on its own after a commit
+    else:
+        try:
+            with transaction.atomic():
+                log.save()
+        except IntegrityError:  # a concurrent call with the same dedupe_key won the insert
+            return NotificationLog.objects.get(dedupe_key=dedupe_key)
     from notifications.tasks import deliver_sms_task
 
     # robust: a broker or eager-mode failure is logged and leaves the row pending for the

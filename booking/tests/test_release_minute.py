@@ -319,6 +319,35 @@ def test_with_an_app_token_a_refusal_on_the_mark_is_no_sql_at_all(slot):
     assert captured.captured_queries == []
 
 
+def test_with_an_app_token_a_winner_is_the_booking_and_two_statements_after_it(
+    slot, patient, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Through the app's door a winner reads no account row (its id is enough to book), and after
+    the commit the 到号提醒's end and the SMS record are one statement each (the SMS's delivery is
+    the worker's, not counted here)."""
+    from django.test import Client
+
+    from accounts.tests.test_api import app_token
+    from notifications.tasks import deliver_sms_task
+
+    monkeypatch.setattr(deliver_sms_task, "delay", lambda *args, **kwargs: None)
+
+    eligibility.schedule_rules(slot.schedule)
+    token = app_token(Client(), patient.user.phone)
+    assert Client().get("/api/v1/patients/", HTTP_X_SESSION_TOKEN=token).status_code == 200
+    body = {"slot": slot.pk, "patient": patient.pk}
+    with CaptureQueriesContext(connection) as captured, django_capture_on_commit_callbacks(execute=True):
+        response = Client().post(
+            "/api/v1/appointments/", body, content_type="application/json", HTTP_X_SESSION_TOKEN=token
+        )
+    assert response.status_code == 201, response.content
+    sql = [query["sql"] for query in captured.captured_queries]
+    assert not any('FROM "accounts_user"' in statement for statement in sql), sql
+    statements = [statement for statement in sql if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    assert len(statements) <= 10, "\n".join(statements)
+    assert sum(statement.startswith('INSERT INTO "notifications_notificationlog"') for statement in statements) == 1
+
+
 def test_a_winning_booking_by_ids_is_at_most_8_statements_too(slot, patient):
     eligibility.schedule_rules(slot.schedule)
     with CaptureQueriesContext(connection) as captured:
