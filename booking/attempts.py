@@ -78,11 +78,42 @@ def count_attempt(*, schedule_id: int, won: bool, now: float | None = None) -> N
         _increment(won_key)
 
 
+# The sold-out mark's refusal and its count in one round trip: read the mark (the session's id)
+# and, if there is one, step that session's counter for the minute if it exists. A counter that
+# does not exist yet is created and registered by count_attempt, as for any first attempt.
+MARK_AND_COUNT = (
+    "local schedule = redis.call('GET', KEYS[1]) if not schedule then return false end "
+    "local counter = ARGV[1] .. schedule .. ARGV[2] "
+    "if redis.call('EXISTS', counter) == 1 then redis.call('INCRBY', counter, 1) return {schedule, 1} end "
+    "return {schedule, 0}"
+)
+
+
+def read_mark_and_count(*, mark_key: str, now: float) -> int | None:
+    """The session id a slot's sold-out mark (`mark_key`, booking.places) holds, or None; with a
+    mark, this attempt is counted as refused. One script call on Redis, a read and a count elsewhere."""
+    minute = int(now // 60)
+    head, tail = cache.make_key(f"{PREFIX}:"), f":{minute}:n"
+    if hasattr(cache, "run_script") and cache.make_key(_keys(0, minute)[0]) == f"{head}0{tail}":
+        found = cache.run_script(MARK_AND_COUNT, [mark_key], [head, tail])
+        if found is None:
+            return None
+        schedule_id, counted = int(found[0]), found[1]
+        if not counted:
+            count_attempt(schedule_id=schedule_id, won=False, now=now)
+        return schedule_id
+    schedule_id = cache.get(mark_key)
+    if schedule_id is not None:
+        count_attempt(schedule_id=schedule_id, won=False, now=now)
+    return schedule_id
+
+
 def counted(book):
     """Decorates `booking.services.book_slot`: each online attempt is counted once its outcome is known.
 
-    A returned appointment is a win, `SlotFull` (which names its session) a refusal; any other
-    refusal (not released yet, a limit, a ban) is not a race for a place and is not counted.
+    A returned appointment is a win, `SlotFull` (which names its session) a refusal, unless it was
+    counted already with the sold-out mark's read; any other refusal (not released yet, a limit,
+    a ban) is not a race for a place and is not counted.
     Staff and partner channels are not the patients' rush and are not counted either.
     """
 
@@ -94,7 +125,7 @@ def counted(book):
         try:
             appointment = book(*args, channel=channel, **kwargs)
         except errors.SlotFull as refused:
-            if refused.schedule_id is not None:
+            if refused.schedule_id is not None and not refused.counted:
                 count_attempt(schedule_id=refused.schedule_id, won=False, now=at)
             raise
         count_attempt(schedule_id=appointment.schedule_id, won=True, now=at)

@@ -28,6 +28,7 @@ class SlotFull(BookingError):
     code = "slot_full"
     message = _("该时段号源已约满。")
     schedule_id: int | None = None  # the slot's session, for the attempt counters (never in the body)
+    counted: bool = False  # the attempt counters have it already (refused on the sold-out mark)
 
 
 class DuplicateBooking(BookingError):

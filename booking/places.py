@@ -40,7 +40,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Partner, Patient
-from booking import errors
+from booking import attempts, errors
 from booking.models import Appointment
 from booking.signals import appointment_status_changed
 from hospital.channels import Channel
@@ -146,9 +146,12 @@ def _sold_out_key(slot_id: int, channel: str) -> str:
     return f"booking:sold-out:{slot_id}:{channel}"
 
 
-def sold_out_schedule(*, slot_id: int, channel: str) -> int | None:
+def sold_out_schedule(*, slot_id: int, channel: str, count_at: float | None = None) -> int | None:
     """The slot's session id if a conditional UPDATE recently found it full in `channel`, else None
     (one cache read, no SQL: the mark holds the session id, so a refusal needs nothing else).
+
+    With `count_at` (a time), a refusal it tells of is also counted as a refused attempt
+    (booking.attempts), in the same cache round trip where it can be.
 
     Staff channels are never refused on it: they may draw on the online pool once their reserve
     was released. A cache that cannot be reached says "not known": the database decides.
@@ -156,6 +159,8 @@ def sold_out_schedule(*, slot_id: int, channel: str) -> int | None:
     if channel not in SOLD_OUT_CHANNELS:
         return None
     try:
+        if count_at is not None:
+            return attempts.read_mark_and_count(mark_key=_sold_out_key(slot_id, channel), now=count_at)
         return cache.get(_sold_out_key(slot_id, channel))
     except Exception:  # the cache is an optimisation; the booking goes on to the database
         logger.warning("sold-out mark unreadable for slot %s", slot_id, exc_info=True)
@@ -408,14 +413,16 @@ def raise_not_placed(*, slot: Slot, channel: str):
     raise_slot_full(channel=channel, schedule_id=slot.schedule_id)
 
 
-def raise_slot_full(*, channel: str, schedule_id: int):
+def raise_slot_full(*, channel: str, schedule_id: int, counted: bool = False):
     """Patients are told the slot is full; staff are told which channel. The error carries the
-    session's id for the attempt counters (booking.attempts), not in its body."""
+    session's id for the attempt counters (booking.attempts), not in its body, and whether they
+    have counted it already."""
     if channel in STAFF_CHANNELS:
         error = errors.SlotFull(message=_("该时段“%(channel)s”渠道的号源已约满。"), channel=str(Channel(channel).label))
     else:
         error = errors.SlotFull()
     error.schedule_id = schedule_id
+    error.counted = counted
     raise error
 
 

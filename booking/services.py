@@ -72,9 +72,11 @@ def book_slot(
         existing = _original_for_key(user=user, idempotency_key=idempotency_key)
         if existing is not None:
             return _replay(existing, body=body)
-    schedule_id = places.sold_out_schedule(slot_id=slot_id, channel=channel)
+    # Online attempts are counted (booking.attempts): one refused on the mark is counted with its read.
+    count_at = ((now or timezone.now()).timestamp()) if channel == Channel.ONLINE else None
+    schedule_id = places.sold_out_schedule(slot_id=slot_id, channel=channel, count_at=count_at)
     if schedule_id is not None:  # no transaction: the database said "full" a moment ago
-        places.raise_slot_full(channel=channel, schedule_id=schedule_id)
+        places.raise_slot_full(channel=channel, schedule_id=schedule_id, counted=count_at is not None)
     for _attempt in range(3):
         try:
             return _book_slot(

@@ -49,6 +49,10 @@ class ReusedClientRedisCacheClient(django_redis.RedisCacheClient):
             raise ValueError(f"Key '{key}' not found.")
         return value
 
+    def run_script(self, source, keys, args):
+        client = self.get_client(keys[0] if keys else None, write=True)
+        return self._script(client, source)(keys=keys, args=args)
+
     def hit_window(self, key, window_ms):
         client = self.get_client(key, write=True)
         count, left_ms = self._script(client, HIT_WINDOW)(keys=[key], args=[window_ms])
@@ -66,6 +70,11 @@ class RedisCache(django_redis.RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
+
+    def run_script(self, source: str, keys: list[str], args: list) -> object:
+        """Run a Lua script (loaded once, by its hash) on the server. `keys` are the cache's keys as
+        given to get/set; the script sees them made (prefix and version), as Redis stores them."""
+        return self._cache.run_script(source, [self.make_and_validate_key(key) for key in keys], args)
 
     def hit_window(self, key, seconds, version=None):
         """Count one hit in the window `key` of `seconds`: (hits so far, seconds left in the window)."""

@@ -1,9 +1,12 @@
 """Booking attempts are counted in the cache (no SQL in the rush) and drained exactly once."""
 
+import datetime
+
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
-from accounts.tests.factories import PatientFactory
+from accounts.tests.factories import PartnerFactory, PatientFactory
 from booking import attempts, errors
 from booking.attempts import AttemptCount, count_attempt, drain_counts, restore_counts
 from booking.services import book_slot
@@ -93,3 +96,80 @@ def test_other_refusals_and_staff_channels_are_not_counted(rules, session):
         book_slot(user=front_desk, patient=other, slot=slot, channel=Channel.WINDOW)
     [count] = drain_counts()
     assert (count.attempts, count.won) == (1, 1)
+
+
+def _fill_and_refuse(slot, late: int):
+    for _place in range(slot.capacity):
+        patient = PatientFactory()
+        book_slot(user=patient.user, patient=patient, slot=slot)
+    for _attempt in range(late):  # the first is refused by the database and marks the slot; the rest by the mark
+        patient = PatientFactory()
+        with pytest.raises(errors.SlotFull):
+            book_slot(user=patient.user, patient=patient.pk, slot=slot.pk)
+
+
+@pytest.mark.django_db
+def test_refusals_on_the_sold_out_mark_are_counted_once_each(rules, session):
+    slot = session.slots.get()
+    _fill_and_refuse(slot, late=3)
+    [count] = drain_counts()
+    assert (count.attempts, count.won) == (slot.capacity + 3, slot.capacity)
+
+
+@pytest.fixture
+def on_redis(settings):
+    redis = {"BACKEND": "config.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/15", "KEY_PREFIX": "t-att"}
+    settings.CACHES = {"default": redis}
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+@pytest.mark.django_db
+def test_on_redis_a_refusal_on_the_mark_is_read_and_counted_in_one_script_call(on_redis, rules, session, monkeypatch):
+    slot = session.slots.get()
+    _fill_and_refuse(slot, late=1)  # the counter of this minute exists now
+    backend = type(cache._connections[cache._alias])
+    calls = []
+    real = backend.run_script
+
+    def recording(self, source, keys, args):
+        calls.append(source)
+        return real(self, source, keys, args)
+
+    monkeypatch.setattr(backend, "run_script", recording)
+    monkeypatch.setattr(attempts, "count_attempt", lambda **kwargs: pytest.fail("counted a second time"))
+    for _attempt in range(2):
+        patient = PatientFactory()
+        with pytest.raises(errors.SlotFull):
+            book_slot(user=patient.user, patient=patient.pk, slot=slot.pk)
+    assert calls == [attempts.MARK_AND_COUNT] * 2
+    monkeypatch.undo()
+    [count] = drain_counts()
+    assert (count.attempts, count.won) == (slot.capacity + 3, slot.capacity)
+
+
+@pytest.mark.django_db
+def test_on_redis_a_minutes_first_refusal_on_the_mark_creates_and_registers_its_counter(on_redis, rules, session):
+    slot = session.slots.get()
+    _fill_and_refuse(slot, late=1)
+    assert len(drain_counts()) == 1  # this minute's counters taken
+    later = timezone.now() + datetime.timedelta(minutes=3)  # a minute with no counter yet
+    patient = PatientFactory()
+    with pytest.raises(errors.SlotFull):
+        book_slot(user=patient.user, patient=patient.pk, slot=slot.pk, now=later)
+    [count] = drain_counts(now=later.timestamp() + 600)
+    assert (count.schedule_id, count.attempts, count.won) == (session.pk, 1, 0)
+
+
+@pytest.mark.django_db
+def test_partner_refusals_on_the_mark_are_not_counted(rules, session):
+    slot = session.slots.get()
+    _fill_and_refuse(slot, late=1)
+    drain_counts()
+    partner = PartnerFactory()
+    for _attempt in range(2):  # the database refuses and marks the slot for the channel, then the mark does
+        patient = PatientFactory(user=partner.user)
+        with pytest.raises(errors.SlotFull):
+            book_slot(user=partner.user, patient=patient, slot=slot, channel=Channel.PARTNER)
+    assert drain_counts() == []
