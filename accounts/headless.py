@@ -2,6 +2,7 @@
 session token's account, proved without a database read per request."""
 
 import copy
+import hashlib
 from importlib import import_module
 
 from allauth.account.adapter import get_adapter
@@ -58,18 +59,28 @@ class OneReadSessionTokenStrategy(SessionTokenStrategy):
 # which reads the row only when something beyond the account's id is asked of it.
 #
 # Every change or deletion of a user (not a login's last_login stamp, not its creation) closes its
-# gate for a minute: a marker, written over whatever the gate held. A request that read the old row
-# cannot reopen it with the old hash: if it writes before the marker, the marker overwrites it;
-# after, it finds the marker (`add` writes only to an empty gate). That holds unless the change's
-# transaction stays open for more than a minute after the save. The first request after the minute
-# reads the row and opens the gate again.
+# gate for as long as a gate stays open: a marker, written over whatever the gate held, at the save.
+# A request that read the old row cannot reopen the gate with it: if it writes before the marker,
+# the marker overwrites it; after, it finds the marker (`add` writes only to an empty gate), unless
+# the change's transaction was still open when the marker lapsed, ten minutes after the save. The
+# first request after that reads the row and opens the gate again. (Closing again on commit would
+# be exact, but a sign-up would then queue one more commit callback than a refused sign-up of a
+# taken number: accounts.tests.test_login_code_enumeration.)
+#
+# Only a save() or delete() sends the signals that close a gate. A change made around them
+# (QuerySet.update of `password` or `is_active`, raw SQL, a data migration) reaches tokens within
+# GATE_SECONDS, or at once after `manage.py close_account_gates`. The gate's keys also name the
+# site's secret keys: a new SECRET_KEY, or one dropped from SECRET_KEY_FALLBACKS, sends every token
+# back to the database, which checks its hash against the keys now in force.
 GATE_SECONDS = 600
-GATE_CLOSED_SECONDS = 60
+GATE_CLOSED_SECONDS = GATE_SECONDS
 GATE_CLOSED = "closed"
 
 
 def gate_keys(user_id) -> dict[str, str]:
-    return {path: f"accounts:signed-in:{path}:{user_id}" for path in settings.AUTHENTICATION_BACKENDS}
+    """The account's gate under each authentication backend (the session names the one it used)."""
+    secrets = hashlib.sha256("\n".join([settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]).encode()).hexdigest()
+    return {path: f"accounts:signed-in:{secrets[:12]}:{path}:{user_id}" for path in settings.AUTHENTICATION_BACKENDS}
 
 
 class SignedInUser(SimpleLazyObject):
@@ -83,7 +94,7 @@ class SignedInUser(SimpleLazyObject):
     def __init__(self, pk):
         user_model = get_user_model()
         super().__init__(lambda: user_model._default_manager.get(pk=pk))
-        self.__dict__.update(pk=pk, id=pk, is_authenticated=True, is_anonymous=False, is_active=True)
+        self.__dict__.update(pk=pk, id=pk, is_authenticated=True, is_anonymous=False)
         self.__dict__.update(_model=user_model, _meta=user_model._meta)
 
     @property
@@ -92,6 +103,10 @@ class SignedInUser(SimpleLazyObject):
 
     def __bool__(self):  # `request.user and request.user.is_authenticated` (DRF's permissions)
         return True
+
+    @property
+    def is_active(self):  # the gate opens only for active accounts; once read, the row says
+        return True if self._wrapped is empty else self._wrapped.is_active
 
     def _is_pk_set(self):  # the ORM, taking the account's id for `filter(user=...)`
         return True
@@ -134,7 +149,7 @@ def authenticate_app_token(token: str):
 
 
 def close_gate(user_id) -> None:
-    """A user changed or went: requests read the row again for the next minute (see above)."""
+    """A user changed or went: requests read the row again for GATE_CLOSED_SECONDS (see above)."""
     cache.set_many(dict.fromkeys(gate_keys(user_id).values(), GATE_CLOSED), GATE_CLOSED_SECONDS)
 
 

@@ -19,6 +19,7 @@ of them; a database cache would turn every attempt back into SQL.
 """
 
 import functools
+import logging
 import time
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ from django.core.cache import cache
 
 from booking import errors
 from hospital.channels import Channel
+
+logger = logging.getLogger(__name__)
 
 COUNTER_TTL = 3 * 24 * 3600
 DRAIN_LOCK_TTL = 120
@@ -99,12 +102,15 @@ def read_mark_and_count(*, mark_key: str, now: float) -> int | None:
         if found is None:
             return None
         schedule_id, counted = int(found[0]), found[1]
-        if not counted:
+    else:
+        schedule_id, counted = cache.get(mark_key), False
+        if schedule_id is None:
+            return None
+    if not counted:
+        try:
             count_attempt(schedule_id=schedule_id, won=False, now=now)
-        return schedule_id
-    schedule_id = cache.get(mark_key)
-    if schedule_id is not None:
-        count_attempt(schedule_id=schedule_id, won=False, now=now)
+        except Exception:  # the refusal stands (the mark was read); only its count is lost
+            logger.warning("refused attempt on schedule %s not counted", schedule_id, exc_info=True)
     return schedule_id
 
 

@@ -29,6 +29,8 @@ def hit_window(cache, key: str, seconds: int) -> tuple[int, float]:
 
 class WindowCounterThrottle(throttling.SimpleRateThrottle):
     cache = default_cache
+    # Not DRF's names: a DRF throttle's history (a list) under them would not count as a number.
+    cache_format = "throttle-window:%(scope)s:%(ident)s"
 
     def allow_request(self, request, view):
         if self.rate is None:

@@ -87,13 +87,14 @@ def test_a_login_stamp_leaves_the_gate_open_and_other_saves_close_it(patient):
 
 
 def test_a_request_that_read_the_old_row_cannot_reopen_a_closed_gate(patient):
-    """The race the closing minute is for: a request read the row before a password change and
-    writes its (old) hash after the change closed the gate."""
+    """The race the closed gate is for: a request read the row before a change and writes its (old)
+    hash after the change closed the gate, even while the change's transaction stays open minutes."""
     token = app_token(Client(), PHONE)
     old_hash = patient.user.get_session_auth_hash()
     close_gate(patient.user_id)
-    for key in gate_keys(patient.user_id).values():
-        assert cache.add(key, old_hash, 600) is False
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=9), tick=False):
+        for key in gate_keys(patient.user_id).values():
+            assert cache.add(key, old_hash, 600) is False
     with CaptureQueriesContext(connection) as queries:
         assert authenticate_app_token(token) is not None
     assert users_read(queries.captured_queries) == 1  # still the database's answer
@@ -131,3 +132,30 @@ def test_an_unknown_token_and_a_logged_out_one_are_refused_with_the_gate_open(pa
     assert Client().delete("/_allauth/app/v1/auth/session", HTTP_X_SESSION_TOKEN=token).status_code == 401
     assert get(token).status_code == 401
     assert get("x" * 32).status_code == 401
+
+
+def test_once_read_the_signed_in_users_is_active_is_the_rows(patient):
+    user = SignedInUser(patient.user_id)
+    assert user.is_active is True  # the gate opens for active accounts only
+    user.is_active = False  # reads the row, then sets it there
+    assert user.is_active is False
+
+
+def test_a_new_secret_key_sends_every_token_back_to_the_database(patient, settings):
+    token = app_token(Client(), PHONE)
+    assert get(token).status_code == 200 and get(token).status_code == 200  # the gate is open
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 40  # the old one dropped, not kept as a fallback
+    settings.SECRET_KEY_FALLBACKS = []
+    assert get(token).status_code == 401  # its hash was made with the old key
+
+
+def test_a_change_around_save_reaches_tokens_after_close_account_gates(patient):
+    from django.core.management import call_command
+
+    token = app_token(Client(), PHONE)
+    assert get(token).status_code == 200 and get(token).status_code == 200
+    get_user_model().objects.filter(pk=patient.user_id).update(is_active=False)  # no signal
+    call_command("close_account_gates", str(patient.user_id))
+    assert get(token).status_code == 401
+    call_command("close_account_gates")  # every account
+    assert set(cache.get_many(gate_keys(patient.user_id).values()).values()) == {GATE_CLOSED}

@@ -79,3 +79,13 @@ def test_through_the_api_on_redis_one_call_per_limit_and_a_429_says_when(api_on_
     refused = api_on_redis.get("/api/v1/hospitals/")
     assert refused.status_code == 429 and refused.json()["code"] == "throttled"
     assert 1 <= int(refused["Retry-After"]) <= 60
+
+
+@pytest.mark.django_db
+def test_a_history_list_left_by_drfs_throttle_is_not_read_as_a_counter(api_on_redis, monkeypatch):
+    """Deployed over DRF's throttles: their lists (under DRF's key names) are not this counter's."""
+    from django.core.cache import cache
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "5/min", "user": "100/min", "booking": None})
+    cache.set("throttle_anon_127.0.0.1", [1.0, 2.0], 60)
+    assert api_on_redis.get("/api/v1/hospitals/").status_code == 200
