@@ -2,6 +2,7 @@
 session token's account, proved without a database read per request."""
 
 import copy
+import functools
 import hashlib
 from importlib import import_module
 
@@ -77,10 +78,15 @@ GATE_CLOSED_SECONDS = GATE_SECONDS
 GATE_CLOSED = "closed"
 
 
+@functools.lru_cache(maxsize=4)
+def _keys_digest(secret_keys: tuple[str, ...]) -> str:
+    return hashlib.sha256("\n".join(secret_keys).encode()).hexdigest()[:12]
+
+
 def gate_keys(user_id) -> dict[str, str]:
     """The account's gate under each authentication backend (the session names the one it used)."""
-    secrets = hashlib.sha256("\n".join([settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]).encode()).hexdigest()
-    return {path: f"accounts:signed-in:{secrets[:12]}:{path}:{user_id}" for path in settings.AUTHENTICATION_BACKENDS}
+    secrets = _keys_digest((settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS))
+    return {path: f"accounts:signed-in:{secrets}:{path}:{user_id}" for path in settings.AUTHENTICATION_BACKENDS}
 
 
 class SignedInUser(SimpleLazyObject):

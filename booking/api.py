@@ -17,12 +17,7 @@ from accounts.selectors import patients_of
 from booking import selectors, services
 from booking.allocation import request_booking, withdraw_request
 from booking.models import Appointment, BookingRequest, WaitlistEntry
-from config.api import (
-    IDEMPOTENCY_PARAMETER,
-    StandardPagination,
-    get_or_404,
-    idempotency_key,
-)
+from config.api import IDEMPOTENCY_PARAMETER, StandardPagination, get_or_404, idempotency_key
 from config.throttling import BookingRateThrottle, SignedInRateThrottle
 from hospital.channels import Channel
 from payments.models import DEFAULT_METHODS, PROVIDER_METHODS, Provider

@@ -43,8 +43,7 @@ class ReusedClientRedisCacheClient(django_redis.RedisCacheClient):
         return script
 
     def incr(self, key, delta):
-        client = self.get_client(key, write=True)
-        value = self._script(client, INCR_EXISTING)(keys=[key], args=[delta])
+        value = self.run_script(INCR_EXISTING, [key], [delta])
         if value is None:
             raise ValueError(f"Key '{key}' not found.")
         return value
@@ -52,11 +51,6 @@ class ReusedClientRedisCacheClient(django_redis.RedisCacheClient):
     def run_script(self, source, keys, args):
         client = self.get_client(keys[0] if keys else None, write=True)
         return self._script(client, source)(keys=keys, args=args)
-
-    def hit_window(self, key, window_ms):
-        client = self.get_client(key, write=True)
-        count, left_ms = self._script(client, HIT_WINDOW)(keys=[key], args=[window_ms])
-        return count, left_ms
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
@@ -79,5 +73,5 @@ class RedisCache(django_redis.RedisCache):
     def hit_window(self, key, seconds, version=None):
         """Count one hit in the window `key` of `seconds`: (hits so far, seconds left in the window)."""
         key = self.make_and_validate_key(key, version=version)
-        count, left_ms = self._cache.hit_window(key, int(seconds * 1000))
+        count, left_ms = self._cache.run_script(HIT_WINDOW, [key], [int(seconds * 1000)])
         return count, left_ms / 1000
