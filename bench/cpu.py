@@ -150,7 +150,8 @@ def main() -> int:
                     profiler.enable()
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(60)
+        stats = pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative"))
+        stats.print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "60")))
     for kind in args.kinds:
         print(f"{kind:<8}{spent[kind] / (ROUNDS * PER_ROUND) * 1000:7.2f} ms CPU per request")
     return 0

@@ -122,7 +122,7 @@ def port_free(port: int) -> None:
 
 def start_redis() -> subprocess.Popen:
     port_free(REDIS_PORT)
-    redis = spawn(
+    redis = CpuAccount.redis = spawn(
         ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
     )
@@ -174,6 +174,7 @@ class Server:
             ]
         self.process = spawn(command, cwd=ROOT, env={**os.environ, **ENV, **env}, stdout=self.log_file)
         wait_for_port(HTTP_PORT)
+        CpuAccount.server = self
         for _ in range(50):  # each worker imports the site and opens its connections: warm, as at 7:59
             urllib.request.urlopen(f"{BASE}/bench/warm/", timeout=30).read()
         self.start_rss = self.memory()["rss_kb"]
@@ -213,7 +214,7 @@ class Server:
 
 
 # ---------------------------------------------------------------------------------------------
-# Load generators
+# Where the machine's CPU goes
 
 
 def _cpu_of_children() -> float:
@@ -221,12 +222,61 @@ def _cpu_of_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def cpu_of(pids) -> float:
+    """CPU seconds (user + system, every thread) the processes `pids` have used so far."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):  # gone since it was listed
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has spent not idle (/proc/stat: all but idle and iowait)."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuAccount:
+    """The CPU each part of the stack spends during a scenario: the machine as a whole (/proc/stat),
+    the site's workers (the server's processes), Redis, the load generator (this script's finished
+    children: wrk or pgbench), and the rest: PostgreSQL (whose backends come and go with their
+    connections), the kernel's network work, and whatever else the machine runs meanwhile.
+    Divided by the answers, it says what one answer costs the machine, and where."""
+
+    server: "Server | None" = None
+    redis: subprocess.Popen | None = None
+
+    def __init__(self):
+        self.start = self._now()
+
+    def _now(self) -> dict:
+        server = self.server if self.server and self.server.process.poll() is None else None
+        return {
+            "workers": cpu_of([server.process.pid, *server.pids()]) if server else 0.0,
+            "redis": cpu_of([self.redis.pid]) if self.redis else 0.0,
+            "load_generator": _cpu_of_children(),
+            "machine": _machine_busy(),
+        }
+
+    def per_answer_ms(self, answers: int) -> dict:
+        end = self._now()
+        spent = {part: (end[part] - self.start[part]) / max(answers, 1) * 1000 for part in end}
+        spent["rest"] = spent["machine"] - spent["workers"] - spent["redis"] - spent["load_generator"]
+        return {part: round(ms, 3) for part, ms in spent.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Load generators
+
+
 def run_wrk(
     script: str, rows: Path, *, duration: float, connections: int = CONNECTIONS, threads: int = 2, until_done=None
 ) -> dict:
     """Run wrk for `duration` seconds; with `until_done` (a folder), until each wrk thread has left
     a file there (its share of the rush is answered), then stop it with SIGINT, as Ctrl-C would."""
-    cpu, wall = _cpu_of_children(), time.monotonic()
+    cpu, wall, account = _cpu_of_children(), time.monotonic(), CpuAccount()
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", f"--timeout={WRK_TIMEOUT}s"]
     command += ["-s", f"bench/lua/{script}", BASE, "--", str(rows), str(threads), str(until_done or "")]
     wrk = spawn(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -248,6 +298,7 @@ def run_wrk(
         raise SystemExit(f"wrk failed:\n{stdout}\n{stderr}")
     report = json.loads(line.removeprefix("BENCH-JSON "))
     report["loadgen_cpu_share"] = round(cpu / wall / os.cpu_count(), 3)
+    report["cpu_ms_per_answer"] = account.per_answer_ms(report["counted"] if until_done else report["requests"])
     return report
 
 
@@ -291,6 +342,7 @@ def summary(report: dict, rate: float) -> dict:
         "socket_errors": {k: v for k, v in report["socket_errors"].items() if v},
         "sql_per_request": round(report["sql_all"] / max(report["counted"], 1), 2),
         "loadgen_cpu_share": report["loadgen_cpu_share"],
+        "cpu_ms_per_answer": report["cpu_ms_per_answer"],
     }
     if report["n_win"]:
         out["sql_winner"] = {"mean": round(report["sql_win"] / report["n_win"], 2), "max": report["max_win"]}
@@ -499,7 +551,7 @@ def raw_floor(schedule_id: int, slots: list[int], workdir: Path) -> tuple[dict, 
     name = DATABASE_URL.rsplit("/", 1)[1]
     command = ["pgbench", "-n", "-h", "127.0.0.1", "-U", "postgres", f"-c{CONNECTIONS}", "-j2"]
     command += [f"-t{2000 // CONNECTIONS}", "-f", str(script), "-l", f"--log-prefix={workdir / 'rawlog'}", name]
-    cpu, wall = _cpu_of_children(), time.monotonic()
+    cpu, wall, account = _cpu_of_children(), time.monotonic(), CpuAccount()
     result = subprocess.run(command, capture_output=True, text=True, cwd=workdir, timeout=300)
     cpu, wall = _cpu_of_children() - cpu, time.monotonic() - wall
     if result.returncode:
@@ -522,6 +574,7 @@ def raw_floor(schedule_id: int, slots: list[int], workdir: Path) -> tuple[dict, 
         "won": won,
         "sql_per_request": 2,
         "loadgen_cpu_share": round(cpu / wall / os.cpu_count(), 3),
+        "cpu_ms_per_answer": account.per_answer_ms(len(latencies)),
     }
     return report, failures
 
@@ -687,6 +740,14 @@ def print_table(scenarios: dict, ratio: dict) -> None:
             print(
                 f"in the server {name}: p50 {t['p50_ms']} ms, p95 {t['p95_ms']} ms, p99 {t['p99_ms']} ms, "
                 f"max {t['max_ms']} ms (the rest of each answer's time is waiting in line at {CONNECTIONS} connections)"
+            )
+    head = f"{'machine':>8}{'workers':>9}{'Redis':>7}{'loadgen':>8}{'rest':>7}"
+    print(f"\nCPU per answer, ms  {head}  (rest: PostgreSQL, the kernel, anything else)")
+    for name, r in scenarios.items():
+        if c := r.get("cpu_ms_per_answer"):
+            print(
+                f"  {name:<18}{c['machine']:>8.3f}{c['workers']:>9.3f}{c['redis']:>7.3f}"
+                f"{c['load_generator']:>8.3f}{c['rest']:>7.3f}"
             )
     for name, r in scenarios.items():
         if "memory" in r:
