@@ -78,23 +78,8 @@ def post(client, url, body=None):
 
 
 @pytest.fixture
-def doctor(db):
-    return DoctorFactory(registration_fee_fen=2000)
-
-
-@pytest.fixture
 def rules(doctor):
     return BookingRulesFactory(hospital=doctor.hospital, **ROOMY)
-
-
-@pytest.fixture
-def patient(db):
-    return PatientFactory()
-
-
-@pytest.fixture
-def user(patient):
-    return patient.user
 
 
 @pytest.fixture
@@ -466,11 +451,15 @@ def full_session(doctor, *, days: int, waiting: int = 0) -> Schedule:
     session = make_session(doctor=doctor, places=1, date=in_days(days))
     strangers_on(session.slots.get(), 1)
     for _ in range(waiting):
-        waiter = PatientFactory()
-        WaitlistEntry.objects.create(
-            schedule=session, patient=waiter, person_key=waiter.person_key, booked_by=waiter.user
-        )
+        queue_stranger(session)
     return session
+
+
+def queue_stranger(session: Schedule) -> WaitlistEntry:
+    waiter = PatientFactory()
+    return WaitlistEntry.objects.create(
+        schedule=session, patient=waiter, person_key=waiter.person_key, booked_by=waiter.user
+    )
 
 
 def wait_for(*, user, session: Schedule) -> WaitlistEntry:
@@ -505,10 +494,7 @@ def test_a_waitlist_place_costs_fixed_queries(api, rules, doctor, user, fixed_co
 
     def grow():
         for _ in range(4):  # behind me
-            waiter = PatientFactory()
-            WaitlistEntry.objects.create(
-                schedule=session, patient=waiter, person_key=waiter.person_key, booked_by=waiter.user
-            )
+            queue_stranger(session)
         other = DoctorFactory(hospital=doctor.hospital)
         for days in (4, 5, 6):
             wait_for(user=user, session=full_session(other, days=days, waiting=3))
