@@ -70,8 +70,7 @@ class RedisCache(django_redis.RedisCache):
         given to get/set; the script sees them made (prefix and version), as Redis stores them."""
         return self._cache.run_script(source, [self.make_and_validate_key(key) for key in keys], args)
 
-    def hit_window(self, key, seconds, version=None):
+    def hit_window(self, key, seconds):
         """Count one hit in the window `key` of `seconds`: (hits so far, seconds left in the window)."""
-        key = self.make_and_validate_key(key, version=version)
-        count, left_ms = self._cache.run_script(HIT_WINDOW, [key], [int(seconds * 1000)])
+        count, left_ms = self.run_script(HIT_WINDOW, [key], [int(seconds * 1000)])
         return count, left_ms / 1000
