@@ -135,7 +135,8 @@ def redis_flush() -> None:
 
 
 class Server:
-    """gunicorn with `workers` workers; its workers' memory is read from /proc. With `access_log`
+    """The site under granian (or gunicorn, BENCH_SERVER) with `workers` workers; its workers' memory
+    is read from /proc. With `access_log`
     (a path) it logs each request's path and time in the server, to tell the site's own time from
     the time an answer waited in line (`server_times`)."""
 
@@ -260,11 +261,21 @@ class CpuAccount:
             "machine": _machine_busy(),
         }
 
-    def per_answer_ms(self, answers: int) -> dict:
+    def spent(self) -> dict:
+        """CPU seconds each part has spent since the account was opened, and the rest."""
         end = self._now()
-        spent = {part: (end[part] - self.start[part]) / max(answers, 1) * 1000 for part in end}
+        spent = {part: end[part] - self.start[part] for part in end}
         spent["rest"] = spent["machine"] - spent["workers"] - spent["redis"] - spent["load_generator"]
-        return {part: round(ms, 3) for part, ms in spent.items()}
+        return spent
+
+    @staticmethod
+    def per_answer_ms(spent: dict, answers: int) -> dict:
+        return {part: round(seconds / max(answers, 1) * 1000, 3) for part, seconds in spent.items()}
+
+    @staticmethod
+    def load_generator_share(spent: dict, wall: float) -> float:
+        """The load generator's share of the whole machine's CPU over `wall` seconds."""
+        return round(spent["load_generator"] / wall / os.cpu_count(), 3)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,7 +287,7 @@ def run_wrk(
 ) -> dict:
     """Run wrk for `duration` seconds; with `until_done` (a folder), until each wrk thread has left
     a file there (its share of the rush is answered), then stop it with SIGINT, as Ctrl-C would."""
-    cpu, wall, account = _cpu_of_children(), time.monotonic(), CpuAccount()
+    wall, account = time.monotonic(), CpuAccount()
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", f"--timeout={WRK_TIMEOUT}s"]
     command += ["-s", f"bench/lua/{script}", BASE, "--", str(rows), str(threads), str(until_done or "")]
     wrk = spawn(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -291,14 +302,15 @@ def run_wrk(
         wrk.send_signal(signal.SIGINT)
     stdout, stderr = wrk.communicate(timeout=duration + 120)
     started.remove(wrk)
-    cpu, wall = _cpu_of_children() - cpu, time.monotonic() - wall
+    wall, spent = time.monotonic() - wall, account.spent()
     print(f"  {script} {rows.name}: {wall:.1f} s", flush=True)
     line = next((line for line in stdout.splitlines() if line.startswith("BENCH-JSON ")), None)
     if line is None:
         raise SystemExit(f"wrk failed:\n{stdout}\n{stderr}")
     report = json.loads(line.removeprefix("BENCH-JSON "))
-    report["loadgen_cpu_share"] = round(cpu / wall / os.cpu_count(), 3)
-    report["cpu_ms_per_answer"] = account.per_answer_ms(report["counted"] if until_done else report["requests"])
+    report["loadgen_cpu_share"] = CpuAccount.load_generator_share(spent, wall)
+    answers = report["counted"] if until_done else report["requests"]
+    report["cpu_ms_per_answer"] = CpuAccount.per_answer_ms(spent, answers)
     return report
 
 
@@ -551,9 +563,9 @@ def raw_floor(schedule_id: int, slots: list[int], workdir: Path) -> tuple[dict, 
     name = DATABASE_URL.rsplit("/", 1)[1]
     command = ["pgbench", "-n", "-h", "127.0.0.1", "-U", "postgres", f"-c{CONNECTIONS}", "-j2"]
     command += [f"-t{2000 // CONNECTIONS}", "-f", str(script), "-l", f"--log-prefix={workdir / 'rawlog'}", name]
-    cpu, wall, account = _cpu_of_children(), time.monotonic(), CpuAccount()
+    wall, account = time.monotonic(), CpuAccount()
     result = subprocess.run(command, capture_output=True, text=True, cwd=workdir, timeout=300)
-    cpu, wall = _cpu_of_children() - cpu, time.monotonic() - wall
+    wall, spent = time.monotonic() - wall, account.spent()
     if result.returncode:
         raise SystemExit(f"pgbench failed:\n{result.stdout}\n{result.stderr}")
     tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout).group(1))
@@ -573,8 +585,8 @@ def raw_floor(schedule_id: int, slots: list[int], workdir: Path) -> tuple[dict, 
         "attempts": len(latencies),
         "won": won,
         "sql_per_request": 2,
-        "loadgen_cpu_share": round(cpu / wall / os.cpu_count(), 3),
-        "cpu_ms_per_answer": account.per_answer_ms(len(latencies)),
+        "loadgen_cpu_share": CpuAccount.load_generator_share(spent, wall),
+        "cpu_ms_per_answer": CpuAccount.per_answer_ms(spent, len(latencies)),
     }
     return report, failures
 
